@@ -1,0 +1,254 @@
+"""Settings for the order-integration service.
+
+Every value comes from the environment (or a ``.env`` file beside
+``manage.py``); ``.env.example`` documents each one. With ``DEBUG=1`` the
+service runs on embedded defaults: an SQLite file and the sandbox upstreams on
+127.0.0.1:8081. With ``DEBUG`` off, every value marked *required* below must
+be set, or start-up fails with ``ImproperlyConfigured`` naming it.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+SANDBOX_URL = "http://127.0.0.1:8081"
+DEVELOPMENT_DEFAULTS = {
+    "SECRET_KEY": "dev-only-secret-key-never-use-in-production-0123456789",
+    "JWT_SIGNING_KEY": "dev-only-jwt-signing-key-never-use-in-production-0123",
+    "ALLOWED_HOSTS": "localhost,127.0.0.1,[::1],testserver",
+    "SALES_API_URL": f"{SANDBOX_URL}/sales",
+    "BILL_API_URL": f"{SANDBOX_URL}/bill",
+    "CUSTOM_API_URL": f"{SANDBOX_URL}/custom",
+}
+
+
+def required(name: str) -> str:
+    """Return the variable ``name``; outside DEBUG refuse to start without it."""
+    value = env.str(name, default="")
+    if value:
+        return value
+    if DEBUG:
+        return DEVELOPMENT_DEFAULTS[name]
+    raise ImproperlyConfigured(
+        f"Set the environment variable {name} (see .env.example); "
+        "it has no default when DEBUG is off."
+    )
+
+
+SECRET_KEY = required("SECRET_KEY")
+ALLOWED_HOSTS = [host.strip() for host in required("ALLOWED_HOSTS").split(",")]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_q",
+    "orders",
+    "integrations",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "phpservice.middleware.RequestLogMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "phpservice.urls"
+WSGI_APPLICATION = "phpservice.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------
+# SQLite by default; MySQL/MariaDB with DATABASE_URL=mysql://user:pass@host/db.
+
+DATABASES = {
+    "default": env.db(
+        "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "charset": "utf8mb4",
+            # Strict mode turns silent truncation into errors, and READ
+            # COMMITTED keeps row claims from waiting on gap locks.
+            "init_command": "SET sql_mode='STRICT_TRANS_TABLES'",
+            "isolation_level": "read committed",
+        }
+    )
+    DATABASES["default"]["TEST"] = {
+        "CHARSET": "utf8mb4",
+        "COLLATION": "utf8mb4_unicode_ci",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # Several processes (web, qcluster) share the file: wait for
+            # the write lock instead of failing at once.
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "ru-ru"
+TIME_ZONE = env.str("TIME_ZONE", default="Europe/Moscow")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+
+# --- API and JWT ----------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "phpservice.api.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+JWT_SIGNING_KEY = required("JWT_SIGNING_KEY")
+if not DEBUG and len(JWT_SIGNING_KEY.encode()) < 32:
+    raise ImproperlyConfigured(
+        "JWT_SIGNING_KEY must be at least 32 bytes (256 bits) for HS256."
+    )
+if JWT_SIGNING_KEY == SECRET_KEY:
+    raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from SECRET_KEY.")
+
+SIMPLE_JWT = {
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "ISSUER": env.str("JWT_ISSUER", default="phpservice"),
+    "AUDIENCE": env.str("JWT_AUDIENCE", default="phpservice-api"),
+    "ACCESS_TOKEN_LIFETIME": timedelta(
+        seconds=env.int("JWT_ACCESS_LIFETIME_SECONDS", default=300)
+    ),
+    "REFRESH_TOKEN_LIFETIME": timedelta(
+        seconds=env.int("JWT_REFRESH_LIFETIME_SECONDS", default=86400)
+    ),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "LEEWAY": 5,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
+# --- Upstreams --------------------------------------------------------------
+
+
+def upstream(prefix: str) -> dict:
+    """Return the connection settings of one upstream API."""
+    return {
+        "URL": required(f"{prefix}_URL").rstrip("/"),
+        "TOKEN": env.str(f"{prefix}_TOKEN", default=""),
+        "CONNECT_TIMEOUT": env.float(f"{prefix}_CONNECT_TIMEOUT", default=3.0),
+        "READ_TIMEOUT": env.float(f"{prefix}_READ_TIMEOUT", default=15.0),
+        "MAX_RESPONSE_BYTES": env.int(
+            f"{prefix}_MAX_RESPONSE_BYTES", default=2 * 1024 * 1024
+        ),
+    }
+
+
+UPSTREAMS = {
+    "sales": upstream("SALES_API"),
+    "bill": upstream("BILL_API"),
+    "custom": upstream("CUSTOM_API"),
+}
+
+SALES_POLL_INTERVAL_MINUTES = env.int("SALES_POLL_INTERVAL_MINUTES", default=1)
+SALES_POLL_PAGE_SIZE = env.int("SALES_POLL_PAGE_SIZE", default=200)
+SALES_POLL_MAX_PAGES = env.int("SALES_POLL_MAX_PAGES", default=50)
+
+PIPELINE = {
+    "MAX_ATTEMPTS": env.int("PIPELINE_MAX_ATTEMPTS", default=6),
+    "BACKOFF_BASE_SECONDS": env.float("PIPELINE_BACKOFF_BASE_SECONDS", default=5.0),
+    "BACKOFF_MAX_SECONDS": env.float("PIPELINE_BACKOFF_MAX_SECONDS", default=600.0),
+    "LEASE_SECONDS": env.int("PIPELINE_LEASE_SECONDS", default=300),
+    "BATCH_SIZE": env.int("PIPELINE_BATCH_SIZE", default=32),
+    "CONCURRENCY": env.int("PIPELINE_CONCURRENCY", default=8),
+}
+
+# --- Background work (django-q2) ------------------------------------------
+# The ORM broker needs nothing beyond the database. ``retry`` is kept above
+# ``timeout`` so that a task still running is never handed out twice, and
+# missed schedules are not replayed in a burst after downtime.
+
+Q_CLUSTER = {
+    "name": "phpservice",
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": env.int("Q_TIMEOUT_SECONDS", default=600),
+    "retry": env.int("Q_RETRY_SECONDS", default=720),
+    "max_attempts": 1,
+    "catch_up": False,
+    "orm": "default",
+    "ack_failures": True,
+    "save_limit": 500,
+    "label": "Background tasks",
+}
+if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
+    raise ImproperlyConfigured("Q_RETRY_SECONDS must be larger than Q_TIMEOUT_SECONDS.")
+
+# --- Logging ------------------------------------------------------------------
+
+LOG_DIR = env.path("LOG_DIR", default=BASE_DIR / "logs")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_BODY_MAX_CHARS = env.int("LOG_BODY_MAX_CHARS", default=2000)
+
+from phpservice.logging import build_logging_config  # noqa: E402
+
+LOGGING = build_logging_config(log_dir=LOG_DIR, level=LOG_LEVEL)
+
+# --- Security -------------------------------------------------------------
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=65536)
