@@ -1,0 +1,62 @@
+"""BillAPI: turns an order into the data set of its invoice."""
+
+import json
+
+from integrations.http import UpstreamClient, UpstreamInvalidResponse
+from orders.models import Order
+
+
+def bill_request_body(order: Order) -> dict:
+    """Return what BillAPI is sent for the order: the SalesAPI fields."""
+    return {
+        "order_id": order.order_id,
+        "product_id": order.product_id,
+        "product_name": order.product_name,
+        "product_price": str(order.product_price),
+        "quantity": str(order.quantity),
+        "customer_id": order.customer_id,
+        "customer_name": order.customer_name,
+        "customer_email": order.customer_email,
+        "customer_phone": order.customer_phone,
+    }
+
+
+class BillClient(UpstreamClient):
+    name = "bill"
+    label = "BillAPI"
+
+    def create_invoice(self, *, order: Order, idempotency_key: str) -> dict:
+        """Return the invoice data set BillAPI made for the order."""
+        response = self.request(
+            "POST",
+            "/invoices",
+            json=bill_request_body(order),
+            idempotency_key=idempotency_key,
+            order_id=order.order_id,
+        )
+
+        def invalid(problem: str) -> UpstreamInvalidResponse:
+            return UpstreamInvalidResponse(
+                f"BillAPI answer {problem}",
+                upstream=self.label,
+                url=response.url,
+                status=response.status,
+                body=response.text,
+            )
+
+        try:
+            invoice = json.loads(response.text)
+        except ValueError as err:
+            raise invalid("is not JSON") from err
+        if not isinstance(invoice, dict):
+            raise invalid("is not a JSON object")
+        invoice_id = invoice.get("invoice_id")
+        if not isinstance(invoice_id, str) or not invoice_id.strip():
+            raise invalid("has no invoice_id")
+        if len(invoice_id) > Order._meta.get_field("invoice_id").max_length:
+            raise invalid("has an invoice_id longer than 128 characters")
+        if str(invoice.get("order_id", "")) != order.order_id:
+            raise invalid(
+                f"is for order {invoice.get('order_id')!r}, not {order.order_id!r}"
+            )
+        return invoice

@@ -1,0 +1,73 @@
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Count, Min
+from django.utils import timezone
+
+from integrations.pipeline import orders_process_due
+from integrations.polling import sales_poll
+from orders.models import WORKING_STATUSES, Order, OrderStatus
+
+
+class Command(BaseCommand):
+    help = (
+        "Poll SalesAPI once, then drive every due order to a resting status "
+        "('отправлен' or 'ошибка'), waiting out retries, and print a summary. "
+        "For cron deployments, operators and tests; qcluster does the same "
+        "continuously."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--once",
+            action="store_true",
+            help="Do one pass and exit (the only mode; qcluster runs continuously).",
+        )
+        parser.add_argument("--no-poll", action="store_true", help="Skip the poll.")
+        parser.add_argument(
+            "--max-wait",
+            type=float,
+            default=900.0,
+            help="Give up waiting for retries after this many seconds (default 900).",
+        )
+
+    def handle(self, *args, once, no_poll, max_wait, **options):
+        if not once:
+            raise CommandError("Pass --once; for continuous work run `qcluster`.")
+        if not no_poll:
+            poll = sales_poll()
+            if poll.error:
+                self.stderr.write(f"Poll failed: {poll.error}")
+            self.stdout.write(
+                f"Poll: {poll.pages} page(s), {poll.created} new order(s) "
+                f"({poll.invalid} invalid), {poll.unchanged} already known, "
+                f"{poll.conflicts} conflicting, {poll.rejected} rejected."
+            )
+
+        deadline = time.monotonic() + max_wait
+        worked = 0
+        while True:
+            claimed = orders_process_due().claimed
+            worked += claimed
+            if claimed:
+                continue
+            waiting = Order.objects.filter(status__in=WORKING_STATUSES).aggregate(
+                count=Count("pk"), next_due=Min("next_attempt_at")
+            )
+            if not waiting["count"]:
+                break
+            if time.monotonic() >= deadline:
+                self.stderr.write(
+                    f"Stopped waiting: {waiting['count']} order(s) still in progress."
+                )
+                break
+            due_in = (waiting["next_due"] or timezone.now()) - timezone.now()
+            # Orders wait for a retry, or are held by another worker.
+            time.sleep(min(max(due_in.total_seconds(), 0.05), 1.0))
+
+        self.stdout.write(f"Took up orders {worked} time(s). Orders by status:")
+        counts = dict(
+            Order.objects.values_list("status").annotate(n=Count("pk")).order_by()
+        )
+        for status in OrderStatus:
+            self.stdout.write(f"  {status.label:<15} {counts.get(status.value, 0)}")

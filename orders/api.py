@@ -1,0 +1,55 @@
+"""The order status API: ``GET /status?order_id=…``."""
+
+from django.db.models import QuerySet
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders.models import Order
+from orders.validation import ORDER_ID_RE
+
+
+def orders_visible_to(user) -> QuerySet[Order]:
+    """Return the orders ``user`` may see: all, their customer's, or none."""
+    if user.is_staff or user.has_perm("orders.view_any_order"):
+        return Order.objects.all()
+    account = getattr(user, "customer", None)
+    if account is not None:
+        return Order.objects.filter(customer_id=account.customer_id)
+    return Order.objects.none()
+
+
+class StatusQuerySerializer(serializers.Serializer):
+    order_id = serializers.RegexField(
+        ORDER_ID_RE,
+        max_length=64,
+        error_messages={
+            "invalid": "Use 1-64 letters, digits, '.', '_', ':' or '-'.",
+        },
+    )
+
+
+class OrderStatusSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(source="get_status_display")
+    status_code = serializers.CharField(source="status")
+
+    class Meta:
+        model = Order
+        fields = ["order_id", "status", "status_code", "message", "updated_at"]
+
+
+class OrderStatusView(APIView):
+    """Answer an order's current status, if the caller may see the order."""
+
+    def get(self, request):
+        query = StatusQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        order_id = query.validated_data["order_id"]
+
+        # Another customer's order answers exactly like an unknown one, so
+        # that order ids cannot be probed.
+        order = orders_visible_to(request.user).filter(order_id=order_id).first()
+        if order is None:
+            raise NotFound(f"No order {order_id}.")
+        return Response(OrderStatusSerializer(order).data)

@@ -1,0 +1,268 @@
+"""Business actions on orders: creation from SalesAPI and status changes.
+
+Every change of an order's status goes through ``order_transition``, which
+enforces ``ALLOWED_TRANSITIONS`` and writes the status history in the same
+transaction as the change.
+"""
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from orders.models import (
+    WORKING_STATUSES,
+    Order,
+    OrderPayloadConflict,
+    OrderStatus,
+    OrderStatusChange,
+    RejectedSalesRecord,
+)
+from orders.validation import validate_sales_record
+
+logger = logging.getLogger(__name__)
+
+# Status an order is in → statuses it may move to. "" is a new order. Leaving
+# ``error`` is a replay by staff: from the start, or from CustomAPI when the
+# invoice data set is already there.
+ALLOWED_TRANSITIONS = {
+    "": {OrderStatus.PROCESSING, OrderStatus.ERROR},
+    OrderStatus.PROCESSING: {OrderStatus.INVOICED, OrderStatus.ERROR},
+    OrderStatus.INVOICED: {OrderStatus.SENT, OrderStatus.ERROR},
+    OrderStatus.SENT: set(),
+    OrderStatus.ERROR: {OrderStatus.PROCESSING, OrderStatus.INVOICED},
+}
+
+
+class InvalidTransition(Exception):
+    """The order may not move from its status to the one asked for."""
+
+
+class LeaseLost(Exception):
+    """Another worker holds the order now; this worker's result is dropped."""
+
+
+def payload_digest(payload) -> str:
+    """Return a digest of a JSON payload that ignores key order and spacing."""
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@transaction.atomic
+def order_transition(
+    *,
+    order: Order,
+    to_status: str,
+    actor: str,
+    message: str = "",
+    error_code: str = "",
+    lease_owner: str | None = None,
+    updates: dict | None = None,
+) -> Order:
+    """Move the order to ``to_status``, record it, and return the fresh row.
+
+    With ``lease_owner`` the change is made only while that worker still
+    holds the order; otherwise ``LeaseLost`` is raised and nothing changes.
+    ``updates`` are further fields saved with the change (e.g. the invoice).
+    """
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if lease_owner is not None and locked.lease_owner != lease_owner:
+        raise LeaseLost(f"order {locked.order_id} is now held by another worker")
+    if to_status not in ALLOWED_TRANSITIONS[locked.status]:
+        raise InvalidTransition(
+            f"order {locked.order_id} cannot go from {locked.status} to {to_status}"
+        )
+
+    from_status = locked.status
+    locked.status = to_status
+    locked.message = message
+    locked.error_code = error_code
+    # A new status starts its step afresh: due now while there is work left,
+    # not due at all once the order rests.
+    locked.attempts = 0
+    locked.next_attempt_at = timezone.now() if to_status in WORKING_STATUSES else None
+    for name, value in (updates or {}).items():
+        setattr(locked, name, value)
+    locked.save()
+
+    OrderStatusChange.objects.create(
+        order=locked,
+        from_status=from_status,
+        to_status=to_status,
+        message=message,
+        actor=actor,
+    )
+    logger.info(
+        "order.status_changed",
+        extra={
+            "order_id": locked.order_id,
+            "from_status": from_status,
+            "to_status": to_status,
+            "actor": actor,
+        },
+    )
+    return locked
+
+
+def order_schedule_retry(
+    *,
+    order: Order,
+    lease_owner: str,
+    attempts: int,
+    next_attempt_at: datetime,
+    message: str,
+) -> bool:
+    """Keep the order's status, note the retry, and make it due again later.
+
+    Return False when the worker no longer holds the order.
+    """
+    updated = Order.objects.filter(pk=order.pk, lease_owner=lease_owner).update(
+        attempts=attempts,
+        next_attempt_at=next_attempt_at,
+        message=message,
+        lease_owner="",
+        lease_expires_at=None,
+        updated_at=timezone.now(),
+    )
+    return updated == 1
+
+
+@dataclass
+class IngestResult:
+    """What one batch of SalesAPI records did to the database."""
+
+    created: int = 0
+    invalid: int = 0
+    unchanged: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+    created_order_ids: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def orders_ingest(*, records: list, actor: str = "sales-poll") -> IngestResult:
+    """Save a batch of SalesAPI records as orders, one invalid record at a time.
+
+    A new valid record becomes an order in ``processing``; a new invalid one
+    an order in ``error`` whose message names each bad field. A known order id
+    with identical data is a no-op; with different data the first version is
+    kept and the new one recorded as a conflict. A record without a usable id
+    is kept in ``RejectedSalesRecord``.
+    """
+    result = IngestResult()
+    batch: dict[str, tuple] = {}
+    conflicts: list[tuple[str, object, str]] = []
+    for record in records:
+        digest = payload_digest(record)
+        checked = validate_sales_record(record)
+        if checked.order_id is None:
+            orders_reject_record(record=record, reason=checked.error_message)
+            result.rejected += 1
+        elif checked.order_id not in batch:
+            batch[checked.order_id] = (record, digest, checked)
+        elif batch[checked.order_id][1] != digest:
+            # The same id twice in one batch with different data: first wins.
+            conflicts.append((checked.order_id, record, digest))
+
+    known = dict(
+        Order.objects.filter(order_id__in=list(batch)).values_list(
+            "order_id", "payload_sha256"
+        )
+    )
+    new_orders: list[Order] = []
+    for order_id, (record, digest, checked) in batch.items():
+        if order_id not in known:
+            new_orders.append(_new_order(record, digest, checked))
+        elif known[order_id] == digest:
+            result.unchanged += 1
+        else:
+            conflicts.append((order_id, record, digest))
+
+    if new_orders:
+        Order.objects.bulk_create(new_orders, batch_size=500)
+        _record_creation(new_orders, actor)
+        for order in new_orders:
+            if order.status == OrderStatus.ERROR:
+                result.invalid += 1
+            result.created_order_ids.append(order.order_id)
+        result.created = len(new_orders)
+
+    if conflicts:
+        result.conflicts = _keep_conflicts(conflicts)
+    return result
+
+
+def _new_order(record: dict, digest: str, checked) -> Order:
+    order = Order(
+        order_id=checked.order_id,
+        payload=record,
+        payload_sha256=digest,
+        **checked.fields,
+    )
+    if checked.is_valid:
+        order.status = OrderStatus.PROCESSING
+        order.next_attempt_at = timezone.now()
+    else:
+        order.status = OrderStatus.ERROR
+        order.message = checked.error_message
+        logger.warning(
+            "order.invalid",
+            extra={"order_id": order.order_id, "errors": checked.errors},
+        )
+    return order
+
+
+def _record_creation(orders: list[Order], actor: str) -> None:
+    ids = dict(
+        Order.objects.filter(order_id__in=[o.order_id for o in orders]).values_list(
+            "order_id", "pk"
+        )
+    )
+    OrderStatusChange.objects.bulk_create(
+        [
+            OrderStatusChange(
+                order_id=ids[order.order_id],
+                from_status="",
+                to_status=order.status,
+                message=order.message or "Received from SalesAPI",
+                actor=actor,
+            )
+            for order in orders
+        ],
+        batch_size=500,
+    )
+
+
+def _keep_conflicts(conflicts: list[tuple[str, object, str]]) -> int:
+    pks = dict(
+        Order.objects.filter(order_id__in={c[0] for c in conflicts}).values_list(
+            "order_id", "pk"
+        )
+    )
+    rows = []
+    for order_id, record, digest in conflicts:
+        logger.warning(
+            "order.payload_conflict",
+            extra={"order_id": order_id, "payload_sha256": digest},
+        )
+        if order_id in pks:
+            rows.append(
+                OrderPayloadConflict(
+                    order_id=pks[order_id], payload=record, payload_sha256=digest
+                )
+            )
+    OrderPayloadConflict.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def orders_reject_record(*, record, reason: str) -> None:
+    """Keep a SalesAPI record that cannot become an order, once, for staff."""
+    logger.error("order.rejected", extra={"reason": reason})
+    RejectedSalesRecord.objects.get_or_create(
+        payload_sha256=payload_digest(record),
+        defaults={"payload": record, "reason": reason[:2000]},
+    )
