@@ -5,8 +5,9 @@ page's orders and the cursor after it are saved in one transaction, so a
 crash at any point neither loses a page nor skips one.
 """
 
+import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -44,10 +45,9 @@ def _lease_until():
 
 
 def _claim_cursor(owner: str) -> SalesCursor | None:
-    try:
+    # Another poller may have created the row a moment ago.
+    with contextlib.suppress(IntegrityError):
         SalesCursor.objects.get_or_create(name=CURSOR_NAME)
-    except IntegrityError:
-        pass  # another poller created it a moment ago
     now = timezone.now()
     claimed = (
         SalesCursor.objects.filter(name=CURSOR_NAME)
@@ -109,17 +109,7 @@ def sales_poll(*, client: SalesClient | None = None) -> PollResult:
             lease_owner="", lease_expires_at=None
         )
 
-    logger.info(
-        "sales.poll_done",
-        extra={
-            "pages": result.pages,
-            "created": result.created,
-            "invalid": result.invalid,
-            "unchanged": result.unchanged,
-            "conflicts": result.conflicts,
-            "rejected": result.rejected,
-        },
-    )
+    logger.info("sales.poll_done", extra={"poll": asdict(result)})
     return result
 
 

@@ -1,23 +1,13 @@
 """The order status API: ``GET /status?order_id=…``."""
 
-from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders.models import Order
+from orders.selectors import orders_visible_to
 from orders.validation import ORDER_ID_RE
-
-
-def orders_visible_to(user) -> QuerySet[Order]:
-    """Return the orders ``user`` may see: all, their customer's, or none."""
-    if user.is_staff or user.has_perm("orders.view_any_order"):
-        return Order.objects.all()
-    account = getattr(user, "customer", None)
-    if account is not None:
-        return Order.objects.filter(customer_id=account.customer_id)
-    return Order.objects.none()
 
 
 class StatusQuerySerializer(serializers.Serializer):

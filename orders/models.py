@@ -124,6 +124,9 @@ class OrderPayloadConflict(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"Conflicting delivery of order {self.order_id}"
+
 
 class RejectedSalesRecord(models.Model):
     """A SalesAPI record that could not be kept as an order (no usable id)."""

@@ -86,7 +86,7 @@ def parse_price(value) -> Decimal:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise ValueError(f"{_shown(value)} must be a string such as \"1299.90\"")
+        raise ValueError(f'{_shown(value)} must be a string such as "1299.90"')
     text = value.strip()
     if not PRICE_RE.match(text):
         raise ValueError(

@@ -30,3 +30,7 @@ for name, value in TEST_ENVIRONMENT.items():
 os.environ.setdefault("LOG_DIR", tempfile.mkdtemp(prefix="phpservice-test-logs-"))
 
 from phpservice.settings import *  # noqa: E402, F403
+
+# Hashing passwords the production way costs a second a login; tests log in
+# often and prove nothing about hashing.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -7,7 +7,12 @@ from orders.models import (
     OrderStatusChange,
     RejectedSalesRecord,
 )
-from orders.services import InvalidTransition, LeaseLost, order_transition, orders_ingest
+from orders.services import (
+    InvalidTransition,
+    LeaseLost,
+    order_transition,
+    orders_ingest,
+)
 from tests.factories import make_order, sales_record
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +28,9 @@ def test_ingest_saves_new_orders_with_history():
     assert order.status == OrderStatus.PROCESSING
     assert order.payload == records[0]
     assert order.next_attempt_at is not None
-    history = list(order.status_changes.values_list("from_status", "to_status", "actor"))
+    history = list(
+        order.status_changes.values_list("from_status", "to_status", "actor")
+    )
     assert history == [("", "processing", "sales-poll")]
 
 
@@ -91,7 +98,9 @@ def test_record_without_usable_id_is_kept_for_staff():
 
 
 def test_cyrillic_and_emoji_round_trip_byte_identical():
-    record = sales_record(product_name="Кофе ☕ «Арабика» 🇷🇺", customer_name="Пётр Щукин")
+    record = sales_record(
+        product_name="Кофе ☕ «Арабика» 🇷🇺", customer_name="Пётр Щукин"
+    )
 
     orders_ingest(records=[record])
 
@@ -109,7 +118,9 @@ def test_transition_records_history_and_enforces_the_map():
 
     assert order.status == OrderStatus.INVOICED
     assert order.status_changes.get().to_status == OrderStatus.INVOICED
-    with pytest.raises(InvalidTransition, match="cannot go from invoiced to processing"):
+    with pytest.raises(
+        InvalidTransition, match="cannot go from invoiced to processing"
+    ):
         order_transition(order=order, to_status=OrderStatus.PROCESSING, actor="x")
 
 

@@ -59,7 +59,9 @@ def test_rejected_quantities_name_the_field(quantity):
 def test_malformed_email_names_the_field():
     result = validate_sales_record({**SAMPLE, "customer_email": "ivan@@example"})
 
-    assert result.errors == ["customer_email: 'ivan@@example' is not a valid email address"]
+    assert result.errors == [
+        "customer_email: 'ivan@@example' is not a valid email address"
+    ]
 
 
 def test_every_missing_field_is_listed():

@@ -7,6 +7,7 @@ from django.utils import timezone
 from integrations.pipeline import orders_process_due
 from integrations.polling import sales_poll
 from orders.models import WORKING_STATUSES, Order, OrderStatus
+from orders.selectors import order_status_counts
 
 
 class Command(BaseCommand):
@@ -66,8 +67,5 @@ class Command(BaseCommand):
             time.sleep(min(max(due_in.total_seconds(), 0.05), 1.0))
 
         self.stdout.write(f"Took up orders {worked} time(s). Orders by status:")
-        counts = dict(
-            Order.objects.values_list("status").annotate(n=Count("pk")).order_by()
-        )
-        for status in OrderStatus:
-            self.stdout.write(f"  {status.label:<15} {counts.get(status.value, 0)}")
+        for status, count in order_status_counts().items():
+            self.stdout.write(f"  {OrderStatus(status).label:<15} {count}")

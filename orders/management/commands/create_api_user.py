@@ -16,7 +16,9 @@ def operators_group() -> Group:
     """Return the group whose members may see every order, creating it once."""
     group, _ = Group.objects.get_or_create(name=OPERATORS_GROUP)
     group.permissions.add(
-        Permission.objects.get(content_type__app_label="orders", codename="view_any_order")
+        Permission.objects.get(
+            content_type__app_label="orders", codename="view_any_order"
+        )
     )
     return group
 
