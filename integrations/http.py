@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 import requests
+
 from django.conf import settings
 from django.utils import timezone
 

@@ -281,7 +281,7 @@ def _advance_safely(order: Order, owner: str, clients: Clients) -> Order:
             _note_failure(
                 order=order,
                 owner=owner,
-                problem=f"Internal error while working on the order ({type(err).__name__})",
+                problem=f"Internal error ({type(err).__name__}) while working on it",
                 retryable=True,
             )
         except Exception:

@@ -13,9 +13,8 @@ from django.conf import settings
 from django_q.tasks import async_task
 
 from integrations.pipeline import orders_process_due
-from integrations.schedules import PROCESS_TASK
 from integrations.polling import sales_poll
-
+from integrations.schedules import PROCESS_TASK
 
 
 def poll_sales() -> dict:

@@ -13,7 +13,9 @@ def _first_message(detail) -> str:
     if isinstance(detail, dict):
         if "detail" in detail:
             return _first_message(detail["detail"])
-        return "; ".join(f"{key}: {_first_message(value)}" for key, value in detail.items())
+        return "; ".join(
+            f"{key}: {_first_message(value)}" for key, value in detail.items()
+        )
     if isinstance(detail, list):
         return " ".join(_first_message(item) for item in detail)
     return str(detail)
