@@ -17,7 +17,7 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
-from phpservice.logging import redact, truncate
+from phpservice.redaction import redact, truncate
 
 logger = logging.getLogger(__name__)
 

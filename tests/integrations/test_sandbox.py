@@ -1,0 +1,516 @@
+"""The upstream sandbox, driven over real HTTP on 127.0.0.1."""
+
+import re
+import socket
+import time
+from datetime import date
+from decimal import Decimal
+
+import json5
+import pytest
+import requests
+
+from django.core.management import CommandError, call_command
+
+from integrations.sandbox import SandboxServer, ScenarioError, parse_scenario
+from integrations.sandbox.generator import OrderStream
+
+ORDER_KEYS = {
+    "order_id",
+    "product_id",
+    "product_name",
+    "product_price",
+    "quantity",
+    "customer_id",
+    "customer_name",
+    "customer_email",
+    "customer_phone",
+}
+PHONE = re.compile(
+    r"^(\+7 \(\d{3}\) \d{3}-\d{2}-\d{2}"
+    r"|8 \(\d{3}\) \d{3}-\d{2}-\d{2}"
+    r"|8-\d{3}-\d{3}-\d{2}-\d{2}"
+    r"|\+7\d{10})$"
+)
+ACCEPTED = "{\n success: true\n}"
+FORMAT_REJECTION = (
+    "{\n success: false,\n error: {\n   code: -1,\n"
+    "   message: 'Неверный формат данных'\n }\n}"
+)
+
+
+def sales_order(order_id="A1", price="1299.90", quantity="3") -> dict:
+    return {
+        "order_id": order_id,
+        "product_id": "CF-0007",
+        "product_name": "Кофе ☕",
+        "product_price": price,
+        "quantity": quantity,
+        "customer_id": "7890",
+        "customer_name": "Иван Иванов",
+        "customer_email": "ivan@example.com",
+        "customer_phone": "+7 (999) 999-99-99",
+    }
+
+
+@pytest.fixture
+def start():
+    """Start sandboxes for a test and stop them after it."""
+    servers = []
+
+    def start_server(**kwargs) -> SandboxServer:
+        kwargs.setdefault("reject_share", 0)
+        server = SandboxServer(**kwargs).start()
+        servers.append(server)
+        return server
+
+    yield start_server
+    for server in servers:
+        server.stop()
+
+
+def post(server, path, payload, key=None, timeout=5) -> requests.Response:
+    headers = {"Idempotency-Key": key} if key else {}
+    return requests.post(
+        server.url + path, json=payload, headers=headers, timeout=timeout
+    )
+
+
+def get(server, path, **params) -> requests.Response:
+    return requests.get(server.url + path, params=params, timeout=5)
+
+
+# --- SalesAPI ---------------------------------------------------------------
+
+
+def test_sales_pages_scenario_orders_verbatim_then_answers_caught_up(start):
+    orders = [sales_order(f"S{n}") for n in range(4)] + [{"order_id": 42}]
+    server = start(scenario={"orders": orders})
+
+    served, cursor = [], ""
+    for expected_size in (2, 2, 1):
+        page = get(server, "/sales/orders", cursor=cursor, limit=2).json()
+        assert len(page["orders"]) == expected_size
+        served += page["orders"]
+        cursor = page["next_cursor"]
+    caught_up = get(server, "/sales/orders", cursor=cursor, limit=2)
+
+    assert served == orders
+    assert caught_up.status_code == 200
+    assert caught_up.json() == {"orders": [], "next_cursor": cursor}
+    assert server.stats()["sales"] == {"requests": 4, "orders_served": 5}
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"limit": "0"}, "limit must be a whole number from 1 to 1000"),
+        ({"limit": "1001"}, "limit must be a whole number from 1 to 1000"),
+        ({"limit": "ten"}, "limit must be a whole number from 1 to 1000"),
+        ({"cursor": "not a cursor!"}, "cursor is not one this sandbox issued"),
+    ],
+)
+def test_sales_refuses_bad_limit_or_cursor(start, params, message):
+    response = get(start(), "/sales/orders", **params)
+
+    assert response.status_code == 400
+    assert response.json() == {"error": message}
+
+
+def test_generated_orders_look_like_real_sales_orders(start):
+    orders = get(start(seed=1), "/sales/orders").json()["orders"]
+
+    assert len(orders) == 5
+    assert len({order["order_id"] for order in orders}) == 5
+    for order in orders:
+        assert set(order) == ORDER_KEYS
+        assert all(isinstance(value, str) for value in order.values())
+        price = Decimal(order["product_price"])
+        assert price > 0
+        assert price.as_tuple().exponent >= -2
+        assert order["quantity"] in {"1", "2", "3", "4", "5"}
+        assert re.search("[А-Яа-яЁё]", order["customer_name"])
+        assert re.fullmatch(
+            r"[a-z0-9._]+@example\.(com|org|net)", order["customer_email"]
+        )
+        assert PHONE.match(order["customer_phone"]), order["customer_phone"]
+
+
+def test_generated_content_follows_the_seed_but_order_ids_never_repeat():
+    first, second = OrderStream(seed=5), OrderStream(seed=5)
+
+    def content(order):
+        return {key: value for key, value in order.items() if key != "order_id"}
+
+    assert [content(o) for o in first.orders(0, 20)] == [
+        content(o) for o in second.orders(0, 20)
+    ]
+    assert first.order(0)["order_id"] != second.order(0)["order_id"]
+
+
+def test_generated_orders_become_available_at_the_configured_rate():
+    now = [100.0]
+    stream = OrderStream(seed=1, orders_per_minute=60, clock=lambda: now[0])
+
+    assert stream.available() == 5
+    now[0] += 30
+    assert stream.available() == 35
+
+
+# --- BillAPI ----------------------------------------------------------------
+
+
+def test_bill_answers_the_invoice_data_set_with_vat_included(start):
+    response = post(start(), "/bill/invoices", sales_order("A1", "1299.90", "3"))
+    invoice = response.json()
+
+    assert response.status_code == 201
+    assert invoice["invoice_id"] == "INV-A1"
+    assert invoice["order_id"] == "A1"
+    assert invoice["seller_id"] == "XYZ789"
+    assert invoice["seller_name"] == 'ООО "Продавец"'
+    assert invoice["buyer"] == {"customer_id": "7890", "customer_name": "Иван Иванов"}
+    assert invoice["lines"] == [
+        {
+            "product_id": "CF-0007",
+            "product_name": "Кофе ☕",
+            "quantity": "3",
+            "unit_price": "1299.90",
+            "amount": "3899.70",
+            "vat_rate": "20",
+            "vat_amount": "649.95",
+        }
+    ]
+    assert (invoice["total"], invoice["vat_total"]) == ("3899.70", "649.95")
+    assert Decimal(invoice["vat_total"]) == (
+        Decimal(invoice["total"]) * 20 / 120
+    ).quantize(Decimal("0.01"))
+    assert invoice["currency"] == "RUB"
+    assert date.fromisoformat(invoice["issued_at"])
+
+
+@pytest.mark.parametrize(
+    ("price", "vat"), [("50000", "8333.33"), ("0.03", "0.01"), ("100.00", "16.67")]
+)
+def test_bill_rounds_vat_half_up_to_kopecks(start, price, vat):
+    invoice = post(start(), "/bill/invoices", sales_order(price=price, quantity="1"))
+
+    assert invoice.json()["vat_total"] == vat
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "message"),
+    [
+        (sales_order(price="12,50"), 422, "product_price '12,50' is not a decimal"),
+        (sales_order(quantity="0"), 422, "quantity '0' is not a positive whole"),
+        ({"product_price": "10"}, 422, "order_id must be a non-empty string"),
+        ([sales_order()], 400, "request body must be a JSON object"),
+    ],
+)
+def test_bill_refuses_orders_it_cannot_invoice(start, payload, status, message):
+    server = start()
+
+    response = post(server, "/bill/invoices", payload, key="k1")
+
+    assert response.status_code == status
+    assert response.json()["error"].startswith(message)
+    assert server.stats()["bill"]["effects"] == 0
+
+
+def test_bill_replay_with_same_key_returns_stored_answer_and_one_effect(start):
+    server = start()
+
+    first = post(server, "/bill/invoices", sales_order("A1"), key="bill-A1")
+    again = post(server, "/bill/invoices", sales_order("A1"), key="bill-A1")
+    post(server, "/bill/invoices", sales_order("A1"))
+    post(server, "/bill/invoices", sales_order("A1"))
+
+    bill = server.stats()["bill"]
+    assert (again.status_code, again.json()) == (first.status_code, first.json())
+    assert (bill["requests"], bill["effects"], bill["replays"]) == (4, 3, 1)
+    assert bill["by_order"] == {"A1": {"requests": 4, "effects": 3}}
+    assert bill["by_idempotency_key"] == {"bill-A1": 2}
+
+
+def test_bill_refuses_an_idempotency_key_reused_for_another_order(start):
+    server = start()
+    post(server, "/bill/invoices", sales_order("A1"), key="same")
+
+    response = post(server, "/bill/invoices", sales_order("B2"), key="same")
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": "Idempotency-Key 'same' was already used for order 'A1'"
+    }
+    assert server.stats()["bill"]["effects"] == 1
+
+
+def test_bill_fault_list_answers_in_turn_then_succeeds(start):
+    server = start(scenario={"faults": {"A1": {"bill": ["http_500", "http_500"]}}})
+
+    statuses = [
+        post(server, "/bill/invoices", sales_order("A1"), key="k").status_code
+        for _ in range(3)
+    ]
+
+    assert statuses == [500, 500, 201]
+    assert server.stats()["bill"]["by_order"]["A1"] == {"requests": 3, "effects": 1}
+
+
+def test_rate_limit_fault_asks_to_retry_after_a_second(start):
+    server = start(scenario={"faults": {"A1": {"bill": "http_429"}}})
+
+    response = post(server, "/bill/invoices", sales_order("A1"))
+
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "1"
+    assert response.json() == {"error": "too many requests"}
+
+
+def test_timeout_fault_performs_the_effect_so_a_retry_is_a_replay(start, capfd):
+    server = start(
+        timeout_seconds=0.5, scenario={"faults": {"A1": {"bill": ["timeout"]}}}
+    )
+
+    with pytest.raises(requests.ReadTimeout):
+        post(server, "/bill/invoices", sales_order("A1"), key="k", timeout=(1, 0.2))
+    effects_before_retry = server.stats()["bill"]["effects"]
+    retry = post(server, "/bill/invoices", sales_order("A1"), key="k")
+    # Let the held-back answer meet the closed connection.
+    time.sleep(0.45)
+
+    bill = server.stats()["bill"]
+    assert effects_before_retry == 1
+    assert retry.status_code == 201
+    assert retry.json()["invoice_id"] == "INV-A1"
+    assert (bill["effects"], bill["replays"]) == (1, 1)
+    assert capfd.readouterr().err == ""
+
+
+def test_html_and_malformed_faults_answer_200_without_an_effect(start):
+    server = start(scenario={"faults": {"A1": {"bill": "html", "custom": "malformed"}}})
+
+    page = post(server, "/bill/invoices", sales_order("A1"))
+    cut = post(server, "/custom/invoices", {"invoice_id": "INV-A1", "order_id": "A1"})
+
+    assert page.status_code == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert page.text.startswith("<!DOCTYPE html>")
+    assert cut.status_code == 200
+    with pytest.raises(ValueError):
+        json5.loads(cut.text)
+    stats = server.stats()
+    assert (stats["bill"]["effects"], stats["custom"]["effects"]) == (0, 0)
+
+
+# --- CustomAPI --------------------------------------------------------------
+
+
+def test_custom_answers_exactly_in_the_documented_relaxed_form(start):
+    server = start()
+    invoice = post(server, "/bill/invoices", sales_order("A1")).json()
+
+    accepted = post(server, "/custom/invoices", invoice)
+    rejected = post(server, "/custom/invoices", {"order_id": "A1"})
+
+    assert accepted.status_code == rejected.status_code == 200
+    assert accepted.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert accepted.text == ACCEPTED
+    assert rejected.text == FORMAT_REJECTION
+
+
+def test_custom_strict_json_answers_plain_json(start):
+    server = start(relaxed_json=False)
+
+    response = post(server, "/custom/invoices", {"order_id": "A1"})
+
+    assert response.json() == {
+        "success": False,
+        "error": {"code": -1, "message": "Неверный формат данных"},
+    }
+
+
+def test_custom_error_object_fault_rejects_every_call_with_escaped_message(start):
+    message = "Поле 'total' \\ неверно"
+    server = start(
+        scenario={
+            "faults": {"A1": {"custom": {"code": -7, "message": message}}},
+        }
+    )
+    invoice = {"invoice_id": "INV-A1", "order_id": "A1"}
+
+    answers = [post(server, "/custom/invoices", invoice, key="c").text for _ in "12"]
+
+    assert answers[0] == answers[1]
+    assert "message: 'Поле \\'total\\' \\\\ неверно'" in answers[0]
+    assert json5.loads(answers[0]) == {
+        "success": False,
+        "error": {"code": -7, "message": message},
+    }
+    custom = server.stats()["custom"]
+    assert (custom["effects"], custom["rejected"], custom["replays"]) == (2, 2, 0)
+
+
+def test_custom_rejects_a_share_of_orders_the_same_way_every_time(start):
+    server = start(reject_share=1)
+    invoice = post(server, "/bill/invoices", sales_order("A1")).json()
+
+    verdicts = {post(server, "/custom/invoices", invoice).text for _ in "123"}
+
+    assert len(verdicts) == 1
+    assert json5.loads(verdicts.pop())["error"]["code"] in {-1, -2, -3}
+
+
+def test_new_scenario_lets_custom_accept_a_refiling_under_the_same_key(start):
+    server = start(
+        scenario={"faults": {"A1": {"custom": {"code": -2, "message": "ИНН"}}}}
+    )
+    invoice = {"invoice_id": "INV-A1", "order_id": "A1"}
+    rejected = post(server, "/custom/invoices", invoice, key="c-A1")
+
+    loaded = requests.post(server.url + "/_sandbox/scenario", json={}, timeout=5)
+    accepted = post(server, "/custom/invoices", invoice, key="c-A1")
+    replayed = post(server, "/custom/invoices", invoice, key="c-A1")
+
+    assert json5.loads(rejected.text)["success"] is False
+    assert loaded.json() == {"ok": True}
+    assert accepted.text == replayed.text == ACCEPTED
+    assert server.stats()["custom"]["by_order"]["A1"] == {
+        "requests": 3,
+        "effects": 2,
+        "accepted": 1,
+        "rejected": 1,
+    }
+
+
+# --- Scenarios and control ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scenario", "message"),
+    [
+        ([], "scenario must be a JSON object, not a list"),
+        ({"order": []}, "scenario has unknown key 'order'"),
+        ({"orders": {}}, "'orders' must be a list, not an object"),
+        ({"faults": {"A1": "http_500"}}, "faults['A1'] must be an object"),
+        ({"faults": {"A1": {"sales": "html"}}}, "faults['A1'] has unknown upstream"),
+        (
+            {"faults": {"A1": {"bill": ["http_500", "http_503"]}}},
+            "faults['A1']['bill'][1]: unknown fault 'http_503'",
+        ),
+        ({"faults": {"A1": {"bill": []}}}, "faults['A1']['bill'] is an empty list"),
+        (
+            {"faults": {"A1": {"bill": {"code": -1, "message": "x"}}}},
+            "faults['A1']['bill'] must be a fault name or a list of them",
+        ),
+        (
+            {"faults": {"A1": {"custom": {"code": "-1", "message": "x"}}}},
+            "faults['A1']['custom']['code'] must be an integer, not a string",
+        ),
+        ({"reject_share": 2}, "'reject_share' must be from 0 to 1, not 2"),
+    ],
+)
+def test_bad_scenario_is_refused_naming_the_key(scenario, message):
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(scenario)
+
+    assert str(caught.value).startswith(message)
+
+
+def test_bad_scenario_posted_at_runtime_is_refused_and_the_old_one_kept(start):
+    server = start(scenario={"orders": [sales_order("A1")]})
+
+    response = requests.post(
+        server.url + "/_sandbox/scenario", json={"orders": "A1"}, timeout=5
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "bad scenario: 'orders' must be a list, not a string"
+    }
+    assert get(server, "/sales/orders").json()["orders"] == [sales_order("A1")]
+
+
+def test_run_sandbox_names_the_json_error_in_a_bad_scenario_file(tmp_path):
+    path = tmp_path / "scenario.json"
+    path.write_text('{"orders": [\n  {"order_id": "A1"},\n]}', encoding="utf-8")
+
+    with pytest.raises(CommandError) as caught:
+        call_command("run_sandbox", scenario=str(path))
+
+    assert str(caught.value) == (
+        f"Bad scenario file {path}: invalid JSON at line 3, column 1: Expecting value"
+    )
+
+
+def test_stats_endpoint_matches_stats_and_reset_forgets_everything(start):
+    server = start()
+    post(server, "/bill/invoices", sales_order("A1"), key="b")
+    post(server, "/custom/invoices", {"invoice_id": "INV-A1", "order_id": "A1"})
+
+    answered = get(server, "/_sandbox/stats").json()
+    reset = requests.post(server.url + "/_sandbox/reset", timeout=5)
+    post(server, "/bill/invoices", sales_order("A1"), key="b")
+
+    assert answered == {
+        "sales": {"requests": 0, "orders_served": 0},
+        "bill": {
+            "requests": 1,
+            "effects": 1,
+            "replays": 0,
+            "by_order": {"A1": {"requests": 1, "effects": 1}},
+            "by_idempotency_key": {"b": 1},
+        },
+        "custom": {
+            "requests": 1,
+            "effects": 1,
+            "replays": 0,
+            "accepted": 1,
+            "rejected": 0,
+            "by_order": {
+                "A1": {"requests": 1, "effects": 1, "accepted": 1, "rejected": 0}
+            },
+            "by_idempotency_key": {},
+        },
+    }
+    assert reset.json() == {"ok": True}
+    assert server.stats()["bill"]["effects"] == 1
+    assert server.stats()["bill"]["replays"] == 0
+
+
+def test_unknown_path_and_wrong_method_answer_json(start):
+    server = start()
+
+    missing = get(server, "/bill/orders")
+    wrong_method = get(server, "/bill/invoices")
+
+    assert (missing.status_code, missing.json()) == (
+        404,
+        {"error": "no such endpoint: /bill/orders"},
+    )
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["Allow"] == "POST"
+
+
+def test_client_hanging_up_mid_request_is_not_an_error(start, capfd):
+    server = start()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=1) as client:
+        client.sendall(
+            b"POST /bill/invoices HTTP/1.1\r\nHost: sandbox\r\n"
+            b'Content-Length: 500\r\n\r\n{"order_id": '
+        )
+
+    after = get(server, "/_sandbox/stats")
+    time.sleep(0.05)
+
+    assert after.status_code == 200
+    assert capfd.readouterr().err == ""
+
+
+def test_latency_delays_upstream_answers(start):
+    server = start(latency_ms=150)
+
+    started = time.monotonic()
+    get(server, "/sales/orders")
+
+    assert time.monotonic() - started >= 0.15
