@@ -120,6 +120,56 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - timezone.now()).total_seconds())
 
 
+def _level_for(status: int | None) -> int:
+    if status is None or status >= 500:
+        return logging.ERROR
+    return logging.WARNING if status >= 400 else logging.INFO
+
+
+def log_exchange(
+    *,
+    upstream: str,
+    method: str,
+    url: str,
+    started: float,
+    status: int | None = None,
+    request_body=None,
+    response_body: str | None = None,
+    error: str | None = None,
+    level: int | None = None,
+    **context,
+) -> None:
+    """Log one call to an upstream and its answer, redacted, to upstream.log.
+
+    Bodies are redacted before they are cut to LOG_BODY_MAX_CHARS, so that a
+    cut never leaves half a secret behind. The level follows the outcome.
+    """
+    limit = settings.LOG_BODY_MAX_CHARS
+    if request_body is not None and not isinstance(request_body, str):
+        request_body = json.dumps(redact(request_body), ensure_ascii=False, default=str)
+    extra = {
+        "upstream": upstream,
+        "method": method,
+        "url": url,
+        "status": status,
+        "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        **context,
+        "request_body": None
+        if request_body is None
+        else truncate(redact(request_body), limit),
+        "response_body": None
+        if response_body is None
+        else truncate(redact(response_body), limit),
+    }
+    if error:
+        extra["error"] = error
+    logger.log(
+        level if level is not None else _level_for(status),
+        "upstream.exchange",
+        extra=extra,
+    )
+
+
 class UpstreamClient:
     """A small client for one upstream API, configured from ``UPSTREAMS``."""
 
@@ -154,17 +204,23 @@ class UpstreamClient:
             "upstream": self.label,
             "method": method,
             "url": url,
+            "started": started,
+            "request_body": json,
             "params": params,
             "idempotency_key": idempotency_key,
             "order_id": order_id,
-            "request_body": json,
         }
         try:
             response = self._send(method, url, params, json, headers, started)
         except UpstreamError as err:
-            self._log(context, started, error=err)
+            log_exchange(
+                **context,
+                status=err.status,
+                error=f"{type(err).__name__}: {err}",
+                level=logging.ERROR if err.retryable else logging.WARNING,
+            )
             raise
-        self._log(context, started, response=response)
+        log_exchange(**context, status=response.status, response_body=response.text)
         self._raise_for_status(response)
         return response
 
@@ -257,32 +313,3 @@ class UpstreamClient:
         if status >= 500:
             raise UpstreamServerError(f"{self.label} answered HTTP {status}", **common)
         raise UpstreamRejected(f"{self.label} answered HTTP {status}", **common)
-
-    def _log(self, context, started, *, response=None, error=None) -> None:
-        duration_ms = round((time.monotonic() - started) * 1000, 1)
-        limit = settings.LOG_BODY_MAX_CHARS
-        extra = {
-            **context,
-            "request_body": None
-            if context["request_body"] is None
-            else truncate(
-                json.dumps(redact(context["request_body"]), ensure_ascii=False),
-                limit,
-            ),
-            "duration_ms": duration_ms,
-        }
-        if response is not None:
-            extra["status"] = response.status
-            extra["response_body"] = truncate(redact(response.text), limit)
-            level = (
-                logging.ERROR
-                if response.status >= 500
-                else logging.WARNING
-                if response.status >= 400
-                else logging.INFO
-            )
-        else:
-            extra["status"] = error.status
-            extra["error"] = f"{type(error).__name__}: {error}"
-            level = logging.ERROR if error.retryable else logging.WARNING
-        logger.log(level, "upstream.exchange", extra=extra)

@@ -266,3 +266,14 @@ def orders_reject_record(*, record, reason: str) -> None:
         payload_sha256=payload_digest(record),
         defaults={"payload": record, "reason": reason[:2000]},
     )
+
+
+def order_note(*, order: Order, message: str, actor: str) -> OrderStatusChange:
+    """Add a line to the order's history that does not change its status."""
+    return OrderStatusChange.objects.create(
+        order=order,
+        from_status=order.status,
+        to_status=order.status,
+        message=message,
+        actor=actor,
+    )

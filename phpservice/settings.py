@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "anymail",
     "django_q",
     "orders",
     "integrations",
@@ -150,6 +151,9 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "phpservice.api.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "notify": env.str("NOTIFY_THROTTLE_RATE", default="30/hour"),
+    },
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -215,6 +219,81 @@ PIPELINE = {
     "CONCURRENCY": env.int("PIPELINE_CONCURRENCY", default=8),
 }
 
+# --- Notifications (Mailgun email, Twilio SMS) --------------------------
+# Not required at start-up, so that a deployment may run the pipeline alone;
+# ``manage.py check`` warns about what is missing, and POST /notify answers
+# 503 naming the variable to set.
+
+MAILGUN_SANDBOX = {
+    "MAILGUN_API_KEY": "sandbox-mailgun-key",
+    "MAILGUN_WEBHOOK_SIGNING_KEY": "sandbox-mailgun-signing-key",
+    "MAILGUN_API_URL": f"{SANDBOX_URL}/mailgun/v3",
+}
+TWILIO_SANDBOX = {
+    "ACCOUNT_SID": "ACsandbox0000000000000000000000000",
+    "AUTH_TOKEN": "sandbox-twilio-token",
+    "API_URL": f"{SANDBOX_URL}/twilio",
+}
+
+
+def optional(name: str, sandbox: dict, key: str, default: str = "") -> str:
+    """Return ``name`` from the environment; in DEBUG fall back to the sandbox."""
+    return env.str(name, default="") or (sandbox[key] if DEBUG else default)
+
+
+EMAIL_BACKEND = "notifications.email.MailgunBackend"
+MAILGUN_SENDER_DOMAIN = env.str(
+    "MAILGUN_SENDER_DOMAIN", default="mg.example.com" if DEBUG else ""
+)
+ANYMAIL = {
+    "MAILGUN_API_KEY": optional("MAILGUN_API_KEY", MAILGUN_SANDBOX, "MAILGUN_API_KEY"),
+    "MAILGUN_SENDER_DOMAIN": MAILGUN_SENDER_DOMAIN,
+    "MAILGUN_API_URL": optional(
+        "MAILGUN_API_URL",
+        MAILGUN_SANDBOX,
+        "MAILGUN_API_URL",
+        default="https://api.mailgun.net/v3",
+    ),
+    "MAILGUN_WEBHOOK_SIGNING_KEY": optional(
+        "MAILGUN_WEBHOOK_SIGNING_KEY", MAILGUN_SANDBOX, "MAILGUN_WEBHOOK_SIGNING_KEY"
+    ),
+    # "user:password" that Mailgun's webhook URL carries as basic auth.
+    "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default="") or None,
+    "REQUESTS_TIMEOUT": (
+        env.float("MAILGUN_CONNECT_TIMEOUT", default=3.0),
+        env.float("MAILGUN_READ_TIMEOUT", default=10.0),
+    ),
+}
+DEFAULT_FROM_EMAIL = env.str(
+    "NOTIFY_FROM_EMAIL",
+    default=f"Служба заказов <orders@{MAILGUN_SENDER_DOMAIN or 'localhost'}>",
+)
+
+TWILIO = {
+    "ACCOUNT_SID": optional("TWILIO_ACCOUNT_SID", TWILIO_SANDBOX, "ACCOUNT_SID"),
+    "AUTH_TOKEN": optional("TWILIO_AUTH_TOKEN", TWILIO_SANDBOX, "AUTH_TOKEN"),
+    "FROM_NUMBER": env.str(
+        "TWILIO_FROM_NUMBER", default="+15005550006" if DEBUG else ""
+    ),
+    "MESSAGING_SERVICE_SID": env.str("TWILIO_MESSAGING_SERVICE_SID", default=""),
+    "API_URL": optional(
+        "TWILIO_API_URL", TWILIO_SANDBOX, "API_URL", default="https://api.twilio.com"
+    ).rstrip("/"),
+    # The public URL of /webhooks/twilio/status; given to Twilio with each
+    # message and used to check the signature of its callbacks.
+    "STATUS_CALLBACK_URL": env.str("TWILIO_STATUS_CALLBACK_URL", default=""),
+    "TIMEOUT": env.float("TWILIO_TIMEOUT", default=10.0),
+}
+
+NOTIFY = {
+    "COOLDOWN_SECONDS": env.int("NOTIFY_COOLDOWN_SECONDS", default=60),
+    "PHONE_REGION": env.str("NOTIFY_PHONE_REGION", default="RU"),
+}
+
+# Throttle counters live in the cache: give several web nodes a shared one
+# (e.g. CACHE_URL=dbcache://cache_table, then `manage.py createcachetable`).
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
 # --- Background work (django-q2) ------------------------------------------
 # The ORM broker needs nothing beyond the database. ``retry`` is kept above
 # ``timeout`` so that a task still running is never handed out twice, and
@@ -240,6 +319,13 @@ if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
 LOG_DIR = env.path("LOG_DIR", default=BASE_DIR / "logs")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_BODY_MAX_CHARS = env.int("LOG_BODY_MAX_CHARS", default=2000)
+# Further settings whose values never appear in a log line.
+LOG_SECRET_SETTINGS = [
+    "ANYMAIL.MAILGUN_API_KEY",
+    "ANYMAIL.MAILGUN_WEBHOOK_SIGNING_KEY",
+    "ANYMAIL.WEBHOOK_SECRET",
+    "TWILIO.AUTH_TOKEN",
+]
 
 from phpservice.logging import build_logging_config  # noqa: E402
 

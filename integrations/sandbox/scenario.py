@@ -5,7 +5,9 @@ A scenario is a JSON object::
     {
       "orders": [{...}, ...],
       "faults": {"<order_id>": {"bill": F, "custom": F}},
-      "reject_share": 0.0
+      "reject_share": 0.0,
+      "email_faults": {"<recipient address>": F},
+      "sms_faults": {"<E.164 number>": F}
     }
 
 Every key is optional. ``orders`` are served by SalesAPI verbatim, even when
@@ -16,16 +18,22 @@ list of them, answered one per call after which calls succeed. For CustomAPI
 rejects the invoice with that error. ``reject_share`` is the share of orders
 without a CustomAPI fault that CustomAPI rejects: by default none of the
 scripted orders, and the server's ``reject_share`` of generated ones.
+``email_faults`` and ``sms_faults`` are what Mailgun and Twilio answer to a
+message for that recipient, with the same fault names.
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 # "ok" answers normally; it lets a list of faults put a success between faults.
 FAULT_NAMES = ("ok", "http_500", "http_429", "http_400", "timeout", "malformed", "html")
 UPSTREAMS = ("bill", "custom")
-SCENARIO_KEYS = ("orders", "faults", "reject_share")
+SCENARIO_KEYS = ("orders", "faults", "reject_share", "email_faults", "sms_faults")
+# Scenario key of each messaging channel's faults, keyed by recipient.
+MESSAGE_FAULT_KEYS = {"email_faults": "email", "sms_faults": "sms"}
+E164_NUMBER = re.compile(r"\+[1-9]\d{7,14}")
 
 
 class ScenarioError(ValueError):
@@ -65,6 +73,7 @@ class Scenario:
     """A validated scenario."""
 
     orders: tuple | None = None
+    # Keyed by (upstream, order_id), and by (channel, recipient) for messages.
     faults: dict[tuple[str, str], FaultPlan] = field(default_factory=dict)
     reject_share: float | None = None
 
@@ -90,9 +99,12 @@ def parse_scenario(data) -> Scenario:
     if orders is not None and not isinstance(orders, list):
         raise ScenarioError(f"'orders' must be a list, not {type_name(orders)}")
 
+    faults = parse_faults(data.get("faults", {}))
+    for key in MESSAGE_FAULT_KEYS:
+        faults.update(parse_message_faults(data.get(key, {}), key=key))
     return Scenario(
         orders=None if orders is None else tuple(orders),
-        faults=parse_faults(data.get("faults", {})),
+        faults=faults,
         reject_share=parse_reject_share(data.get("reject_share")),
     )
 
@@ -123,6 +135,43 @@ def parse_faults(faults) -> dict[tuple[str, str], FaultPlan]:
                 spec, upstream=upstream, where=f"{where}[{upstream!r}]"
             )
     return plans
+
+
+def parse_message_faults(faults, *, key: str) -> dict[tuple[str, str], FaultPlan]:
+    """Return the plans of ``email_faults`` or ``sms_faults`` by (channel, recipient).
+
+    Email addresses are kept in lower case: mail systems match them so.
+    """
+    if not isinstance(faults, dict):
+        raise ScenarioError(f"{key!r} must be an object, not {type_name(faults)}")
+    channel = MESSAGE_FAULT_KEYS[key]
+    plans = {}
+    for recipient, spec in faults.items():
+        if channel == "email" and not is_email_address(recipient):
+            raise ScenarioError(
+                f"{key!r} key {recipient!r} must be an email address like "
+                "ivan@example.com"
+            )
+        if channel == "sms" and not (
+            isinstance(recipient, str) and E164_NUMBER.fullmatch(recipient)
+        ):
+            raise ScenarioError(
+                f"{key!r} key {recipient!r} must be an E.164 phone number "
+                "like +79999999999"
+            )
+        recipient_key = recipient.lower() if channel == "email" else recipient
+        plans[(channel, recipient_key)] = parse_plan(
+            spec, upstream=channel, where=f"{key}[{recipient!r}]"
+        )
+    return plans
+
+
+def is_email_address(value) -> bool:
+    """Return whether ``value`` is a bare address: ``local@domain``, no spaces."""
+    if not isinstance(value, str) or any(char.isspace() for char in value):
+        return False
+    local, at, domain = value.rpartition("@")
+    return bool(at and local and domain and "<" not in value)
 
 
 def parse_plan(spec, *, upstream: str, where: str) -> FaultPlan:

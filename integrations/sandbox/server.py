@@ -1,4 +1,4 @@
-"""The sandbox over HTTP: SalesAPI, BillAPI and CustomAPI on one local port.
+"""The sandbox over HTTP: SalesAPI, BillAPI, CustomAPI, Mailgun and Twilio.
 
 ``SandboxServer`` serves in a background thread of the calling process, so
 tests start it in-process; ``manage.py run_sandbox`` serves it from the
@@ -13,6 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from integrations.sandbox import mailgun, twilio
 from integrations.sandbox.generator import OrderStream
 from integrations.sandbox.scenario import ScenarioError
 from integrations.sandbox.state import (
@@ -22,6 +23,7 @@ from integrations.sandbox.state import (
     json_answer,
     read_object,
 )
+from integrations.sandbox.webhooks import deliver
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +33,8 @@ UPSTREAM_SETTINGS = {
     "SALES_API_URL": "/sales",
     "BILL_API_URL": "/bill",
     "CUSTOM_API_URL": "/custom",
+    "MAILGUN_API_URL": "/mailgun/v3",
+    "TWILIO_API_URL": "/twilio",
 }
 # path -> (method, SandboxServer method answering it, whether latency applies)
 ROUTES = {
@@ -40,7 +44,16 @@ ROUTES = {
     "/_sandbox/stats": ("GET", "answer_stats", False),
     "/_sandbox/reset": ("POST", "answer_reset", False),
     "/_sandbox/scenario": ("POST", "answer_scenario", False),
+    "/_sandbox/deliver": ("POST", "answer_deliver", False),
 }
+# Mailgun's and Twilio's paths carry a sender domain or an account: each
+# answers every path under its prefix, e.g. /mailgun/v3/<domain>/messages.
+CHANNEL_ROUTE = ("POST", "answer_message", True)
+
+
+def channel_name(path: str) -> str:
+    """Return the first segment of ``path``: ``mailgun`` of ``/mailgun/v3/…``."""
+    return path.lstrip("/").partition("/")[0]
 
 
 class SandboxRequestHandler(BaseHTTPRequestHandler):
@@ -80,6 +93,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             query=parse_qs(url.query),
             body=body,
             idempotency_key=self.headers.get("Idempotency-Key"),
+            headers=self.headers,
         )
         if answer.delay_seconds and sandbox.pause(answer.delay_seconds):
             self.close_connection = True
@@ -172,7 +186,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
 
 class SandboxServer:
-    """SalesAPI, BillAPI and CustomAPI played over HTTP on ``host:port``."""
+    """SalesAPI, BillAPI, CustomAPI, Mailgun and Twilio played on ``host:port``."""
 
     def __init__(
         self,
@@ -188,6 +202,10 @@ class SandboxServer:
         relaxed_json: bool = True,
         verbose: bool = False,
         order_id_prefix: str | None = None,
+        mailgun_api_key: str = mailgun.DEFAULT_API_KEY,
+        mailgun_webhook_signing_key: str = mailgun.DEFAULT_WEBHOOK_SIGNING_KEY,
+        twilio_account_sid: str = twilio.DEFAULT_ACCOUNT_SID,
+        twilio_auth_token: str = twilio.DEFAULT_AUTH_TOKEN,
     ):
         if latency_ms < 0 or timeout_seconds < 0:
             raise ValueError("latency_ms and timeout_seconds must not be negative")
@@ -208,6 +226,19 @@ class SandboxServer:
             reject_share=reject_share,
             relaxed_json=relaxed_json,
         )
+        # Stats name them "mailgun" and "twilio"; deliveries "email" and "sms".
+        self.channels = {
+            "mailgun": mailgun.MailgunSandbox(
+                state=self.state,
+                api_key=mailgun_api_key,
+                webhook_signing_key=mailgun_webhook_signing_key,
+            ),
+            "twilio": twilio.TwilioSandbox(
+                state=self.state,
+                account_sid=twilio_account_sid,
+                auth_token=twilio_auth_token,
+            ),
+        }
         self.stopping = threading.Event()
         self.httpd = None
         self.thread = None
@@ -270,12 +301,17 @@ class SandboxServer:
         return {name: self.url + path for name, path in UPSTREAM_SETTINGS.items()}
 
     def stats(self) -> dict:
-        """Return the stats the ``/_sandbox/stats`` endpoint answers."""
-        return self.state.stats()
+        """Return what each upstream received, Mailgun and Twilio included."""
+        stats = self.state.stats()
+        for name, channel in self.channels.items():
+            stats[name] = channel.stats()
+        return stats
 
     def reset(self) -> None:
-        """Forget stats, stored idempotent answers and fault progress."""
+        """Forget stats, stored idempotent answers, messages and fault progress."""
         self.state.reset()
+        for channel in self.channels.values():
+            channel.reset()
 
     def load_scenario(self, scenario) -> None:
         """Play ``scenario`` from now on; raise ``ScenarioError`` if it is bad."""
@@ -291,9 +327,12 @@ class SandboxServer:
         query: dict,
         body: bytes,
         idempotency_key: str | None,
+        headers=None,
     ) -> Answer:
         """Return the answer to one request."""
         route = ROUTES.get(path)
+        if route is None and channel_name(path) in self.channels:
+            route = CHANNEL_ROUTE
         if route is None:
             return error_answer(404, f"no such endpoint: {path}")
         allowed_method, answer_name, has_latency = route
@@ -306,7 +345,11 @@ class SandboxServer:
         if has_latency and self.latency_seconds:
             self.pause(self.latency_seconds)
         return getattr(self, answer_name)(
-            query=query, body=body, idempotency_key=idempotency_key
+            path=path,
+            query=query,
+            body=body,
+            idempotency_key=idempotency_key,
+            headers=headers if headers is not None else {},
         )
 
     def answer_sales_orders(self, *, query: dict, **_) -> Answer:
@@ -337,3 +380,15 @@ class SandboxServer:
         except ScenarioError as err:
             return error_answer(400, f"bad scenario: {err}")
         return json_answer(200, {"ok": True})
+
+    def answer_message(self, *, path: str, body: bytes, headers, **_) -> Answer:
+        return self.channels[channel_name(path)].answer_send(
+            path=path,
+            authorization=headers.get("Authorization"),
+            content_type=headers.get("Content-Type"),
+            body=body,
+        )
+
+    def answer_deliver(self, *, body: bytes, **_) -> Answer:
+        channels = {channel.channel: channel for channel in self.channels.values()}
+        return deliver(body, channels=channels)

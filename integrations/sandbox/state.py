@@ -27,7 +27,7 @@ from integrations.sandbox.answers import (
     truncated,
 )
 from integrations.sandbox.generator import OrderStream
-from integrations.sandbox.scenario import CustomError, parse_scenario
+from integrations.sandbox.scenario import CustomError, Fault, parse_scenario
 
 JSON = "application/json; charset=utf-8"
 HTML = "text/html; charset=utf-8"
@@ -303,6 +303,22 @@ class SandboxState:
             return self.scenario.reject_share
         # Scripted orders are rejected only when the scenario says so.
         return 0.0 if self.scenario.orders is not None else self.reject_share
+
+    # --- Mailgun and Twilio ----------------------------------------------
+
+    def message_fault(self, *, channel: str, recipients) -> Fault:
+        """Return the scenario's fault for a message, and count the call.
+
+        The first of ``recipients`` the scenario has faults for decides.
+        """
+        with self.lock:
+            if self.scenario is None:
+                return "ok"
+            for recipient in recipients:
+                key = recipient.lower() if channel == "email" else recipient
+                if self.scenario.plan_for(upstream=channel, order_id=key) is not None:
+                    return self.next_fault(channel, key)
+        return "ok"
 
     # --- Shared (called with the lock held) -------------------------------
 

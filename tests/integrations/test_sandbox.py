@@ -472,6 +472,8 @@ def test_stats_endpoint_matches_stats_and_reset_forgets_everything(start):
             },
             "by_idempotency_key": {},
         },
+        "mailgun": {"requests": 0, "accepted": 0, "rejected": 0, "messages": []},
+        "twilio": {"requests": 0, "accepted": 0, "rejected": 0, "messages": []},
     }
     assert reset.json() == {"ok": True}
     assert server.stats()["bill"]["effects"] == 1

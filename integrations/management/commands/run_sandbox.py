@@ -1,6 +1,7 @@
-"""Serve the upstream sandbox (SalesAPI, BillAPI, CustomAPI) until stopped."""
+"""Serve the upstream sandbox (SalesAPI, BillAPI, CustomAPI, Mailgun, Twilio)."""
 
 import argparse
+import os
 import signal
 
 from django.core.management.base import BaseCommand, CommandError
@@ -8,6 +9,20 @@ from django.core.management.base import BaseCommand, CommandError
 from integrations.sandbox import SandboxServer, ScenarioError, load_scenario_file
 
 DEFAULT_PORT = 8081
+# Credential options: the environment variable read when one is not given,
+# as the service reads it, so that both agree; and what it is.
+CREDENTIAL_OPTIONS = {
+    "mailgun_api_key": ("MAILGUN_API_KEY", "Mailgun API key to expect"),
+    "mailgun_webhook_signing_key": (
+        "MAILGUN_WEBHOOK_SIGNING_KEY",
+        "key to sign Mailgun's webhooks with",
+    ),
+    "twilio_account_sid": ("TWILIO_ACCOUNT_SID", "Twilio account SID to expect"),
+    "twilio_auth_token": (
+        "TWILIO_AUTH_TOKEN",
+        "Twilio auth token to expect and to sign status callbacks with",
+    ),
+}
 
 
 def share(value: str) -> float:
@@ -23,8 +38,8 @@ def share(value: str) -> float:
 
 class Command(BaseCommand):
     help = (
-        "Serve SalesAPI, BillAPI and CustomAPI stand-ins over HTTP until "
-        "Ctrl-C or SIGTERM. Touches no database."
+        "Serve SalesAPI, BillAPI, CustomAPI, Mailgun and Twilio stand-ins over "
+        "HTTP until Ctrl-C or SIGTERM. Touches no database."
     )
     # The sandbox needs nothing from the project, so it starts even while the
     # project itself does not pass its checks.
@@ -75,6 +90,12 @@ class Command(BaseCommand):
             action="store_true",
             help="Log every request to stderr.",
         )
+        for dest, (variable, what) in CREDENTIAL_OPTIONS.items():
+            parser.add_argument(
+                "--" + dest.replace("_", "-"),
+                metavar="VALUE",
+                help=f"The {what} (default: ${variable}, else the sandbox's own).",
+            )
 
     def handle(self, *args, **options):
         scenario = None
@@ -99,6 +120,7 @@ class Command(BaseCommand):
             orders_per_minute=options["orders_per_minute"],
             relaxed_json=not options["strict_json"],
             verbose=options["verbose"],
+            **credentials(options),
         )
         try:
             server.start()
@@ -122,6 +144,16 @@ class Command(BaseCommand):
         finally:
             signal.signal(signal.SIGTERM, previous_handler)
             server.stop()
+
+
+def credentials(options: dict) -> dict[str, str]:
+    """Return the credentials given as options or in the environment."""
+    given = {}
+    for dest, (variable, _) in CREDENTIAL_OPTIONS.items():
+        value = options.get(dest) or os.environ.get(variable, "")
+        if value:
+            given[dest] = value
+    return given
 
 
 def interrupt(signum, frame):

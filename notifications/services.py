@@ -1,0 +1,259 @@
+"""Business actions on notifications: send one, record a delivery report."""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from notifications.email import email_recipient, email_send
+from notifications.models import Channel, Notification, NotificationStatus
+from notifications.sms import sms_recipient, sms_send
+from orders.models import Order
+from orders.services import order_note
+from phpservice.redaction import mask_email, mask_phone
+
+logger = logging.getLogger(__name__)
+
+SENDERS = {Channel.EMAIL: email_send, Channel.SMS: sms_send}
+RECIPIENTS = {Channel.EMAIL: email_recipient, Channel.SMS: sms_recipient}
+MASKS = {Channel.EMAIL: mask_email, Channel.SMS: mask_phone}
+
+# Outcome → HTTP status of the answer to POST /notify.
+ANSWER_STATUS = {
+    NotificationStatus.SENT: 200,
+    NotificationStatus.FAILED: 502,
+    NotificationStatus.UNKNOWN: 504,
+}
+
+# How far along each status is; a delivery report never moves a notification
+# back (reports may arrive out of order).
+PROGRESS = {
+    NotificationStatus.UNKNOWN: -1,
+    NotificationStatus.QUEUED: 0,
+    NotificationStatus.SENT: 1,
+    NotificationStatus.DELIVERED: 2,
+    NotificationStatus.FAILED: 2,
+    NotificationStatus.UNDELIVERED: 2,
+}
+
+
+class NotifyRefused(Exception):
+    """The request cannot be carried out; nothing was sent."""
+
+    def __init__(self, code, message, *, http_status, retry_after=None, field=None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+        self.retry_after = retry_after
+        self.field = field
+
+
+@dataclass
+class NotifyResult:
+    body: dict
+    http_status: int
+    replayed: bool = False
+
+
+def missing_settings(channel: str) -> list[str]:
+    """Return the environment variables still to set before ``channel`` works."""
+    if channel == Channel.EMAIL:
+        wanted = {
+            "MAILGUN_API_KEY": settings.ANYMAIL.get("MAILGUN_API_KEY"),
+            "MAILGUN_SENDER_DOMAIN": settings.ANYMAIL.get("MAILGUN_SENDER_DOMAIN"),
+        }
+    else:
+        twilio = settings.TWILIO
+        wanted = {
+            "TWILIO_ACCOUNT_SID": twilio["ACCOUNT_SID"],
+            "TWILIO_AUTH_TOKEN": twilio["AUTH_TOKEN"],
+            "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID": twilio["FROM_NUMBER"]
+            or twilio["MESSAGING_SERVICE_SID"],
+        }
+    return [name for name, value in wanted.items() if not value]
+
+
+def notification_send(
+    *, order: Order, channel: str, user, idempotency_key: str | None = None
+) -> NotifyResult:
+    """Tell the order's customer its status by ``channel``; record the attempt.
+
+    A repeated ``idempotency_key`` returns the first answer without sending.
+    Raise NotifyRefused when nothing may or can be sent.
+    """
+    if idempotency_key:
+        earlier = _earlier_answer(order, channel, user, idempotency_key)
+        if earlier is not None:
+            return earlier
+    missing = missing_settings(channel)
+    if missing:
+        raise NotifyRefused(
+            "not_configured",
+            f"{Channel(channel).label} notifications are not configured: set "
+            + ", ".join(missing),
+            http_status=503,
+        )
+    try:
+        recipient = RECIPIENTS[channel](order)
+    except ValueError as err:
+        raise NotifyRefused(
+            "invalid_recipient", str(err), http_status=400, field=err.field
+        ) from err
+
+    notification = _start(order, channel, recipient, user, idempotency_key)
+    outcome = SENDERS[channel](order=order, recipient=recipient)
+
+    body = {
+        "success": outcome.accepted,
+        "notification_id": notification.pk,
+        "order_id": order.order_id,
+        "channel": channel,
+        "status": outcome.status,
+        "recipient": MASKS[channel](recipient),
+    }
+    if outcome.accepted:
+        body["provider_message_id"] = outcome.provider_message_id
+    else:
+        body["error"] = {"code": outcome.error_code, "message": outcome.error_message}
+    http_status = ANSWER_STATUS[outcome.status]
+
+    Notification.objects.filter(pk=notification.pk).update(
+        status=outcome.status,
+        provider_message_id=outcome.provider_message_id,
+        error_code=outcome.error_code,
+        error_message=outcome.error_message,
+        response=body,
+        response_status=http_status,
+        updated_at=timezone.now(),
+    )
+    verdict = (
+        "accepted" if outcome.accepted else f"{outcome.status}: {outcome.error_message}"
+    )
+    order_note(
+        order=order,
+        message=f"{Channel(channel).label} to {body['recipient']}: {verdict}",
+        actor=f"api:{user.get_username()}",
+    )
+    logger.info(
+        "notification.sent" if outcome.accepted else "notification.not_sent",
+        extra={
+            "order_id": order.order_id,
+            "channel": channel,
+            "notification_id": notification.pk,
+            "status": outcome.status,
+            "error_code": outcome.error_code,
+        },
+    )
+    return NotifyResult(body=body, http_status=http_status)
+
+
+def _earlier_answer(order, channel, user, key) -> NotifyResult | None:
+    earlier = Notification.objects.filter(
+        requested_by=user, idempotency_key=key
+    ).first()
+    if earlier is None:
+        return None
+    if (earlier.order_id, earlier.channel) != (order.pk, channel):
+        raise NotifyRefused(
+            "idempotency_key_reused",
+            "This Idempotency-Key was used for another order or channel.",
+            http_status=422,
+        )
+    if earlier.response is None:
+        raise NotifyRefused(
+            "in_progress",
+            "A request with this Idempotency-Key is still being carried out.",
+            http_status=409,
+        )
+    return NotifyResult(
+        body=earlier.response, http_status=earlier.response_status, replayed=True
+    )
+
+
+@transaction.atomic
+def _start(order, channel, recipient, user, idempotency_key) -> Notification:
+    # The order's row lock makes the cooldown check and the new row one step,
+    # so two requests at the same moment cannot both pass the check.
+    Order.objects.select_for_update().filter(pk=order.pk).first()
+    cooldown = settings.NOTIFY["COOLDOWN_SECONDS"]
+    last = (
+        Notification.objects.filter(
+            order=order,
+            channel=channel,
+            created_at__gte=timezone.now() - timedelta(seconds=cooldown),
+        )
+        .exclude(status=NotificationStatus.FAILED)
+        .order_by("-created_at")
+        .first()
+    )
+    if last is not None:
+        wait = cooldown - (timezone.now() - last.created_at).total_seconds()
+        raise NotifyRefused(
+            "cooldown",
+            f"This order was notified by {Channel(channel).label} moments ago; "
+            f"try again in {max(int(wait), 1)} s.",
+            http_status=429,
+            retry_after=max(int(wait) + 1, 1),
+        )
+    try:
+        with transaction.atomic():
+            return Notification.objects.create(
+                order=order,
+                channel=channel,
+                recipient=recipient,
+                requested_by=user,
+                idempotency_key=idempotency_key,
+            )
+    except IntegrityError as err:
+        raise NotifyRefused(
+            "in_progress",
+            "A request with this Idempotency-Key is still being carried out.",
+            http_status=409,
+        ) from err
+
+
+def notification_record_delivery(
+    *,
+    provider_message_id: str,
+    status: str,
+    source: str,
+    error_code: str = "",
+    error_message: str = "",
+) -> Notification | None:
+    """Apply a provider's delivery report; return the notification it concerns."""
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update()
+            .select_related("order")
+            .filter(provider_message_id=provider_message_id)
+            .first()
+        )
+        if notification is None:
+            logger.warning(
+                "notification.report_for_unknown_message",
+                extra={"provider_message_id": provider_message_id, "source": source},
+            )
+            return None
+        if PROGRESS[status] <= PROGRESS[notification.status]:
+            return notification
+        notification.status = status
+        notification.error_code = error_code[:32]
+        notification.error_message = error_message[:500]
+        notification.save(
+            update_fields=["status", "error_code", "error_message", "updated_at"]
+        )
+        order_note(
+            order=notification.order,
+            message=f"{notification.get_channel_display()} "
+            f"{MASKS[notification.channel](notification.recipient)}: {status}",
+            actor=source,
+        )
+    logger.info(
+        "notification.delivery_report",
+        extra={"notification_id": notification.pk, "status": status, "source": source},
+    )
+    return notification
