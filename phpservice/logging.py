@@ -227,5 +227,8 @@ def build_logging_config(*, log_dir, level, console_level="WARNING") -> dict:
             "django": inherit,
             "django.server": inherit,
             "django-q": inherit,
+            # The twilio client logs each request in several lines of its own;
+            # upstream.log already has the whole exchange, redacted.
+            "twilio": {**inherit, "level": "WARNING"},
         },
     }

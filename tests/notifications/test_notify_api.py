@@ -1,13 +1,18 @@
 """POST /notify through the real anymail and twilio clients to the sandbox."""
 
+import json
+from pathlib import Path
+
 import pytest
 
+from django.conf import settings
 from rest_framework.throttling import ScopedRateThrottle
 
 from notifications.models import Notification, NotificationStatus
 from orders.models import OrderStatus
 from tests.conftest import bearer
 from tests.factories import make_order
+from tests.notifications.conftest import MAILGUN_KEY, TWILIO_TOKEN
 
 pytestmark = pytest.mark.django_db
 
@@ -226,3 +231,30 @@ def test_notification_is_noted_in_the_order_history(messaging_sandbox, notify):
     assert note.from_status == note.to_status == order.status
     assert note.actor == "api:operator"
     assert note.message == "Email to i***@example.com: accepted"
+
+
+def test_provider_exchanges_are_logged_without_secrets_or_contact_data(
+    messaging_sandbox, notify
+):
+    order = make_order(customer_email="olga.sidorova@example.com")
+
+    notify(order.order_id, "email")
+    notify(order.order_id, "sms")
+
+    log_dir = Path(settings.LOG_DIR)
+    exchanges = [
+        json.loads(line)
+        for line in (log_dir / "upstream.log").read_text("utf-8").splitlines()
+    ]
+    ours = {
+        line["upstream"]: line
+        for line in exchanges
+        if messaging_sandbox.url in line["url"]
+    }
+    assert ours["Mailgun"]["status"] == 200
+    assert ours["Twilio"]["status"] == 201
+    assert "o***@example.com" in ours["Mailgun"]["request_body"]
+    everything = "".join(p.read_text("utf-8") for p in log_dir.glob("*.log"))
+    for secret in (MAILGUN_KEY, TWILIO_TOKEN, "olga.sidorova@example.com"):
+        assert secret not in everything
+    assert "+79999999999" not in everything
