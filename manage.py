@@ -1,21 +1,23 @@
 #!/usr/bin/env python
-"""Django's command-line utility for administrative tasks."""
+"""Run the service's management commands."""
 
 import os
 import sys
 
 
 def main():
-    """Run administrative tasks."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "phpservice.settings")
+    from django.core.exceptions import ImproperlyConfigured
+    from django.core.management import execute_from_command_line
+
     try:
-        from django.core.management import execute_from_command_line
-    except ImportError as exc:
-        raise ImportError(
-            "Couldn't import Django. Are you sure it's installed and "
-            "available on your PYTHONPATH environment variable? Did you "
-            "forget to activate a virtual environment?"
-        ) from exc
+        # Load the settings first, so that a configuration mistake is told in
+        # one line rather than at the end of a traceback.
+        from django.conf import settings
+
+        settings.INSTALLED_APPS  # noqa: B018
+    except ImproperlyConfigured as err:
+        sys.exit(f"Configuration error: {err}")
     execute_from_command_line(sys.argv)
 
 

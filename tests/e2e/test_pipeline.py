@@ -2,6 +2,8 @@
 
 import pytest
 
+from django.core.management import CommandError
+
 from integrations.models import SalesCursor
 from orders.models import Order
 from tests.factories import sales_record
@@ -215,7 +217,7 @@ def test_poll_resumes_from_the_kept_cursor(sandbox, run_pipeline, settings):
     assert SalesCursor.objects.get().cursor
 
 
-def test_sales_outage_keeps_the_cursor_and_records_the_error(
+def test_sales_outage_keeps_the_cursor_and_fails_the_command(
     sandbox, run_pipeline, settings
 ):
     sandbox.load_scenario({"orders": [sales_record()]})
@@ -223,12 +225,12 @@ def test_sales_outage_keeps_the_cursor_and_records_the_error(
     cursor = SalesCursor.objects.get().cursor
     sandbox.stop()
 
-    output = run_pipeline()
+    with pytest.raises(CommandError, match="The poll failed: SalesAPI is unreachable"):
+        run_pipeline()
 
     kept = SalesCursor.objects.get()
     assert kept.cursor == cursor
     assert "SalesAPI is unreachable" in kept.last_error
-    assert "0 new order(s)" in output
 
 
 def test_customer_token_cannot_read_another_customers_order(

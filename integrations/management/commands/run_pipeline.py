@@ -35,10 +35,11 @@ class Command(BaseCommand):
     def handle(self, *args, once, no_poll, max_wait, **options):
         if not once:
             raise CommandError("Pass --once; for continuous work run `qcluster`.")
+        problems = []
         if not no_poll:
             poll = sales_poll()
             if poll.error:
-                self.stderr.write(f"Poll failed: {poll.error}")
+                problems.append(f"the poll failed: {poll.error}")
             self.stdout.write(
                 f"Poll: {poll.pages} page(s), {poll.created} new order(s) "
                 f"({poll.invalid} invalid), {poll.unchanged} already known, "
@@ -58,14 +59,18 @@ class Command(BaseCommand):
             if not waiting["count"]:
                 break
             if time.monotonic() >= deadline:
-                self.stderr.write(
-                    f"Stopped waiting: {waiting['count']} order(s) still in progress."
+                problems.append(
+                    f"stopped waiting with {waiting['count']} order(s) in progress"
                 )
                 break
             due_in = (waiting["next_due"] or timezone.now()) - timezone.now()
             # Orders wait for a retry, or are held by another worker.
             time.sleep(min(max(due_in.total_seconds(), 0.05), 1.0))
 
-        self.stdout.write(f"Took up orders {worked} time(s). Orders by status:")
+        self.stdout.write(f"Orders worked on: {worked}. Orders by status:")
         for status, count in order_status_counts().items():
             self.stdout.write(f"  {OrderStatus(status).label:<15} {count}")
+        if problems:
+            # A non-zero exit, so that cron and scripts notice.
+            message = "; ".join(problems)
+            raise CommandError(f"{message[0].upper()}{message[1:]}.")
