@@ -160,9 +160,11 @@ def test_throttle_answers_429_per_user(messaging_sandbox, notify, monkeypatch):
     monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"notify": "2/hour"})
     orders = [make_order() for _ in range(3)]
 
-    answers = [notify(o.order_id, "email").status_code for o in orders]
+    answers = [notify(o.order_id, "email") for o in orders]
 
-    assert answers == [200, 200, 429]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].json()["error"]["code"] == "throttled"
+    assert int(answers[2]["Retry-After"]) > 0
 
 
 def test_timeout_leaves_unknown_and_is_not_sent_again(
@@ -179,6 +181,46 @@ def test_timeout_leaves_unknown_and_is_not_sent_again(
     assert Notification.objects.get().status == NotificationStatus.UNKNOWN
     assert second.status_code == 429
     assert messaging_sandbox.stats()["twilio"]["requests"] == 1
+
+
+def test_email_timeout_leaves_unknown(messaging_sandbox, notify):
+    order = make_order()
+    messaging_sandbox.load_scenario({"email_faults": {"ivan@example.com": "timeout"}})
+
+    response = notify(order.order_id, "email")
+
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "timeout"
+    assert Notification.objects.get().status == NotificationStatus.UNKNOWN
+
+
+def test_unreachable_provider_fails_and_may_be_tried_again(
+    messaging_sandbox, notify, settings
+):
+    settings.TWILIO = {**settings.TWILIO, "API_URL": "http://127.0.0.1:9"}
+    order = make_order()
+
+    first = notify(order.order_id, "sms")
+    settings.TWILIO = {**settings.TWILIO, "API_URL": f"{messaging_sandbox.url}/twilio"}
+    second = notify(order.order_id, "sms")
+
+    assert first.status_code == 502
+    assert first.json()["error"]["code"] == "unreachable"
+    assert second.status_code == 200  # a failure does not start the cooldown
+
+
+def test_messaging_service_replaces_the_from_number(
+    messaging_sandbox, notify, settings
+):
+    service = "MG" + "0123456789abcdef" * 2
+    settings.TWILIO = {**settings.TWILIO, "MESSAGING_SERVICE_SID": service}
+    order = make_order()
+
+    notify(order.order_id, "sms")
+
+    [sent] = messaging_sandbox.stats()["twilio"]["messages"]
+    assert sent["messaging_service_sid"] == service
+    assert not sent["from"]
 
 
 def test_customer_cannot_notify_for_another_customers_order(
