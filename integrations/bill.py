@@ -1,9 +1,8 @@
 """BillAPI: turns an order into the data set of its invoice."""
 
-import json
-
 from integrations.http import UpstreamClient, UpstreamInvalidResponse
 from orders.models import Order
+from phpservice import payloads
 
 
 def bill_request_body(order: Order) -> dict:
@@ -45,14 +44,16 @@ class BillClient(UpstreamClient):
             )
 
         try:
-            invoice = json.loads(response.text)
+            invoice = payloads.loads(response.text)
         except ValueError as err:
-            raise invalid("is not JSON") from err
+            raise invalid(f"is not usable JSON ({err})") from err
         if not isinstance(invoice, dict):
             raise invalid("is not a JSON object")
         invoice_id = invoice.get("invoice_id")
         if not isinstance(invoice_id, str) or not invoice_id.strip():
             raise invalid("has no invoice_id")
+        if not invoice_id.isprintable():
+            raise invalid("has an invoice_id with control characters")
         if len(invoice_id) > Order._meta.get_field("invoice_id").max_length:
             raise invalid("has an invoice_id longer than 128 characters")
         if str(invoice.get("order_id", "")) != order.order_id:

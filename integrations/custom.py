@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import json5
 
 from integrations.http import UpstreamClient, UpstreamInvalidResponse
+from phpservice import payloads
 
 
 @dataclass
@@ -23,12 +24,38 @@ class CustomVerdict:
     message: str = ""
 
 
+# The JSON5 parser is pure Python and slow (about 20 KB a second): a larger
+# answer in the relaxed form would hold a worker for minutes.
+MAX_RELAXED_CHARS = 64 * 1024
+MAX_MESSAGE_CHARS = 2000
+
+
 def parse_custom_answer(text: str):
     """Return the answer's value, read as JSON or CustomAPI's relaxed form."""
     try:
-        return json.loads(text)
+        return payloads.loads(text)
     except ValueError:
-        return json5.loads(text)
+        if len(text) > MAX_RELAXED_CHARS:
+            raise ValueError(
+                f"not JSON, and too long to read as the relaxed form "
+                f"({len(text)} characters)"
+            ) from None
+    try:
+        value = json5.loads(text)
+    except RecursionError as err:
+        raise ValueError("nested too deeply") from err
+    problem = payloads.storable_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _as_text(value) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        value = json.dumps(value, ensure_ascii=False, default=str)
+    return payloads.clean_text(value.strip(), limit=MAX_MESSAGE_CHARS)
 
 
 class CustomClient(UpstreamClient):
@@ -71,12 +98,9 @@ class CustomClient(UpstreamClient):
         error = answer.get("error")
         if not isinstance(error, dict):
             error = {}
-        code = error.get("code")
-        message = error.get("message")
+        message = _as_text(error.get("message"))
         return CustomVerdict(
             accepted=False,
-            code="" if code is None else str(code)[:32],
-            message=str(message).strip()
-            if message
-            else "CustomAPI rejected the invoice without a message",
+            code=_as_text(error.get("code"))[:32],
+            message=message or "CustomAPI rejected the invoice without a message",
         )

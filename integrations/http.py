@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 import requests
+import urllib3
 
 from django.conf import settings
 from django.utils import timezone
@@ -234,6 +235,9 @@ class UpstreamClient:
                 headers=headers,
                 timeout=self.timeout,
                 stream=True,
+                # A redirect of a POST would be replayed as a GET to wherever
+                # it points; an upstream that moved is a configuration matter.
+                allow_redirects=False,
             )
         except requests.Timeout as err:
             raise UpstreamTimeout(
@@ -267,7 +271,9 @@ class UpstreamClient:
             )
         chunks, size = [], 0
         try:
-            for chunk in raw.iter_content(chunk_size=65536):
+            # read1 returns whatever has arrived (unlike read, which waits for
+            # the whole chunk), so the deadline is checked at every arrival.
+            while chunk := raw.raw.read1(65536, decode_content=True):
                 size += len(chunk)
                 if size > self.max_response_bytes:
                     raise UpstreamInvalidResponse(
@@ -285,7 +291,7 @@ class UpstreamClient:
                         status=raw.status_code,
                     )
                 chunks.append(chunk)
-        except requests.RequestException as err:
+        except (urllib3.exceptions.HTTPError, OSError) as err:
             raise UpstreamTimeout(
                 f"{self.label} answer broke off ({type(err).__name__})",
                 upstream=self.label,
@@ -312,4 +318,10 @@ class UpstreamClient:
             )
         if status >= 500:
             raise UpstreamServerError(f"{self.label} answered HTTP {status}", **common)
+        if 300 <= status < 400:
+            raise UpstreamRejected(
+                f"{self.label} answered HTTP {status}, a redirect to "
+                f"{response.headers.get('Location', '?')!r}; check its URL setting",
+                **common,
+            )
         raise UpstreamRejected(f"{self.label} answered HTTP {status}", **common)

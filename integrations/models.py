@@ -7,7 +7,7 @@ class SalesCursor(models.Model):
     """Where the SalesAPI poll resumes, and which poller holds it."""
 
     name = models.CharField(max_length=32, unique=True, default="default")
-    cursor = models.CharField(max_length=512, blank=True)
+    cursor = models.TextField(blank=True)
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)

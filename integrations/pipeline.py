@@ -8,6 +8,7 @@ carry an Idempotency-Key derived from the order, so repeating a call whose
 outcome was unknown has no second effect upstream.
 """
 
+import hashlib
 import logging
 import os
 import queue
@@ -50,7 +51,10 @@ def bill_idempotency_key(order: Order) -> str:
 
 
 def custom_idempotency_key(order: Order) -> str:
-    return f"custom-{order.order_id}-{order.invoice_id}"
+    # The invoice id is BillAPI's and may hold any character; a digest of it
+    # keeps the header plain ASCII.
+    digest = hashlib.sha256(order.invoice_id.encode()).hexdigest()[:16]
+    return f"custom-{order.order_id}-{digest}"
 
 
 def backoff_seconds(attempt: int, *, retry_after: float | None = None) -> float:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -20,6 +20,7 @@ from integrations.models import SalesCursor
 from integrations.pipeline import worker_name
 from integrations.sales import SalesClient
 from orders.services import IngestResult, orders_ingest, orders_reject_record
+from phpservice.payloads import clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -100,13 +101,17 @@ def sales_poll(*, client: SalesClient | None = None) -> PollResult:
             )
     except UpstreamError as err:
         result.error = str(err)
-        SalesCursor.objects.filter(name=CURSOR_NAME, lease_owner=owner).update(
-            last_error=result.error[:2000]
-        )
         logger.error("sales.poll_failed", extra={"error": result.error})
+    except Exception as err:
+        # A poll must never take its caller down: the next one tries again.
+        result.error = f"Internal error while polling ({type(err).__name__}): {err}"
+        logger.exception("sales.poll_crashed")
     finally:
+        release = {"lease_owner": "", "lease_expires_at": None}
+        if result.error:
+            release["last_error"] = clean_text(result.error, limit=2000)
         SalesCursor.objects.filter(name=CURSOR_NAME, lease_owner=owner).update(
-            lease_owner="", lease_expires_at=None
+            **release
         )
 
     logger.info("sales.poll_done", extra={"poll": asdict(result)})
@@ -117,7 +122,7 @@ def _ingest_page(records: list):
     try:
         with transaction.atomic():
             return orders_ingest(records=records)
-    except DatabaseError:
+    except Exception:
         # Validation should keep every record storable; if one still is not,
         # save the page record by record so that it alone is set aside.
         logger.exception("sales.page_not_saved", extra={"records": len(records)})
@@ -126,8 +131,12 @@ def _ingest_page(records: list):
         try:
             with transaction.atomic():
                 one = orders_ingest(records=[record])
-        except DatabaseError as err:
-            orders_reject_record(record=record, reason=f"Could not be saved: {err}")
+        except Exception as err:
+            logger.exception("sales.record_not_saved")
+            orders_reject_record(
+                record=record,
+                reason=f"Could not be saved ({type(err).__name__}): {err}",
+            )
             total.rejected += 1
             continue
         for name in ("created", "invalid", "unchanged", "conflicts", "rejected"):

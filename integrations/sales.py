@@ -5,10 +5,13 @@ answers ``{"orders": [...], "next_cursor": "..."}``. A bare list of orders,
 or one order object, is accepted too; then there is no cursor to keep.
 """
 
-import json
 from dataclasses import dataclass
 
 from integrations.http import UpstreamClient, UpstreamInvalidResponse
+from phpservice import payloads
+
+# Longer cursors are refused as an upstream fault rather than stored.
+MAX_CURSOR_CHARS = 2048
 
 
 @dataclass
@@ -17,6 +20,14 @@ class SalesPage:
 
     records: list
     next_cursor: str | None
+
+
+def _usable_cursor(cursor) -> bool:
+    return (
+        isinstance(cursor, str)
+        and len(cursor) <= MAX_CURSOR_CHARS
+        and cursor.isprintable()
+    )
 
 
 class SalesClient(UpstreamClient):
@@ -30,10 +41,10 @@ class SalesClient(UpstreamClient):
             params["cursor"] = cursor
         response = self.request("GET", "/orders", params=params)
         try:
-            data = json.loads(response.text)
+            data = payloads.loads(response.text, whole=False)
         except ValueError as err:
             raise UpstreamInvalidResponse(
-                "SalesAPI answer is not JSON",
+                f"SalesAPI answer is not usable JSON ({err})",
                 upstream=self.label,
                 url=response.url,
                 status=response.status,
@@ -46,17 +57,18 @@ class SalesClient(UpstreamClient):
             return SalesPage(records=data, next_cursor=None)
         if isinstance(data, dict) and "orders" in data:
             records, next_cursor = data["orders"], data.get("next_cursor")
+            if isinstance(next_cursor, int) and not isinstance(next_cursor, bool):
+                next_cursor = str(next_cursor)
             if isinstance(records, list) and (
-                next_cursor is None or isinstance(next_cursor, (str, int))
+                next_cursor is None or _usable_cursor(next_cursor)
             ):
-                return SalesPage(
-                    records=records,
-                    next_cursor=None if next_cursor is None else str(next_cursor),
-                )
+                return SalesPage(records=records, next_cursor=next_cursor)
         elif isinstance(data, dict) and "order_id" in data:
             return SalesPage(records=[data], next_cursor=None)
         raise UpstreamInvalidResponse(
-            "SalesAPI answer is neither a page of orders, a list nor one order",
+            "SalesAPI answer is neither a page of orders (with a printable "
+            f"next_cursor of at most {MAX_CURSOR_CHARS} characters), a list nor "
+            "one order",
             upstream=self.label,
             url=response.url,
             status=response.status,

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from orders.models import Order
+from phpservice.fields import ExactCharField
 
 
 class Channel(models.TextChoices):
@@ -37,7 +38,7 @@ class Notification(models.Model):
         choices=NotificationStatus.choices,
         default=NotificationStatus.QUEUED,
     )
-    provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    provider_message_id = ExactCharField(max_length=255, blank=True, db_index=True)
     error_code = models.CharField(max_length=32, blank=True)
     error_message = models.TextField(blank=True)
 
@@ -46,7 +47,7 @@ class Notification(models.Model):
     )
     # NULL rather than "": requests without a key must not collide in the
     # unique constraint below.
-    idempotency_key = models.CharField(  # noqa: DJ001
+    idempotency_key = ExactCharField(
         max_length=64, null=True, blank=True
     )
     response = models.JSONField(

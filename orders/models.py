@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 
+from phpservice.fields import ExactCharField
+
 
 class OrderStatus(models.TextChoices):
     """An order's status: the code we store and the label users see."""
@@ -25,14 +27,14 @@ class Order(models.Model):
     valid, and rests in ``error`` with a message naming the field at fault.
     """
 
-    order_id = models.CharField(max_length=64, unique=True)
+    order_id = ExactCharField(max_length=64, unique=True)
     product_id = models.CharField(max_length=64, blank=True)
     product_name = models.CharField(max_length=255, blank=True)
     product_price = models.DecimalField(
         max_digits=14, decimal_places=2, null=True, blank=True
     )
     quantity = models.PositiveIntegerField(null=True, blank=True)
-    customer_id = models.CharField(max_length=64, blank=True, db_index=True)
+    customer_id = ExactCharField(max_length=64, blank=True, db_index=True)
     customer_name = models.CharField(max_length=255, blank=True)
     customer_email = models.CharField(max_length=254, blank=True)
     customer_phone = models.CharField(max_length=64, blank=True)
@@ -48,7 +50,7 @@ class Order(models.Model):
         max_length=32, blank=True, help_text="The upstream's own error code, if any."
     )
 
-    invoice_id = models.CharField(max_length=128, blank=True, db_index=True)
+    invoice_id = ExactCharField(max_length=128, blank=True, db_index=True)
     invoice = models.JSONField(
         null=True, blank=True, help_text="The invoice data set as BillAPI answered it."
     )
@@ -131,7 +133,7 @@ class OrderPayloadConflict(models.Model):
 class RejectedSalesRecord(models.Model):
     """A SalesAPI record that could not be kept as an order (no usable id)."""
 
-    payload = models.JSONField()
+    payload = models.JSONField(null=True, help_text="As received (null for null).")
     payload_sha256 = models.CharField(max_length=64, unique=True)
     reason = models.TextField()
     received_at = models.DateTimeField(auto_now_add=True)
@@ -146,7 +148,7 @@ class CustomerAccount(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer"
     )
-    customer_id = models.CharField(max_length=64, db_index=True)
+    customer_id = ExactCharField(max_length=64, db_index=True)
 
     def __str__(self) -> str:
         return f"{self.user} → customer {self.customer_id}"

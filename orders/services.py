@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from orders.models import (
@@ -23,6 +23,7 @@ from orders.models import (
     RejectedSalesRecord,
 )
 from orders.validation import validate_sales_record
+from phpservice.payloads import clean_text, storable_problem
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +49,24 @@ class LeaseLost(Exception):
 
 def payload_digest(payload) -> str:
     """Return a digest of a JSON payload that ignores key order and spacing."""
-    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def storable_payload(record) -> tuple[object, str | None]:
+    """Return the record as it can be kept, and why it was changed, if it was.
+
+    A record that cannot be stored as JSON (too deep, invalid Unicode, NaN)
+    is replaced by a note and an ASCII excerpt, so that it is still kept.
+    """
+    problem = storable_problem(record)
+    if problem is None:
+        return record, None
+    try:
+        excerpt = json.dumps(record, ensure_ascii=True)[:2000]
+    except (RecursionError, ValueError):
+        excerpt = ""
+    return {"unstorable": problem, "excerpt": excerpt}, problem
 
 
 @transaction.atomic
@@ -156,9 +173,12 @@ def orders_ingest(*, records: list, actor: str = "sales-poll") -> IngestResult:
     result = IngestResult()
     batch: dict[str, tuple] = {}
     conflicts: list[tuple[str, object, str]] = []
-    for record in records:
+    for received in records:
+        record, problem = storable_payload(received)
         digest = payload_digest(record)
-        checked = validate_sales_record(record)
+        checked = validate_sales_record(received)
+        if problem:
+            checked.errors.append(f"record: {problem}")
         if checked.order_id is None:
             orders_reject_record(record=record, reason=checked.error_message)
             result.rejected += 1
@@ -262,10 +282,16 @@ def _keep_conflicts(conflicts: list[tuple[str, object, str]]) -> int:
 def orders_reject_record(*, record, reason: str) -> None:
     """Keep a SalesAPI record that cannot become an order, once, for staff."""
     logger.error("order.rejected", extra={"reason": reason})
-    RejectedSalesRecord.objects.get_or_create(
-        payload_sha256=payload_digest(record),
-        defaults={"payload": record, "reason": reason[:2000]},
-    )
+    record, _ = storable_payload(record)
+    try:
+        with transaction.atomic():
+            RejectedSalesRecord.objects.get_or_create(
+                payload_sha256=payload_digest(record),
+                defaults={"payload": record, "reason": clean_text(reason, limit=2000)},
+            )
+    except DatabaseError:
+        # Not even kept aside: the log line is all that remains of it.
+        logger.exception("order.rejected_not_kept", extra={"record": record})
 
 
 def order_note(*, order: Order, message: str, actor: str) -> OrderStatusChange:

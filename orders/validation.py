@@ -23,9 +23,12 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from phpservice.payloads import is_valid_text
+
 ORDER_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-PRICE_RE = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
-QUANTITY_RE = re.compile(r"^\d{1,7}$")
+# ASCII digits only: "١٢٣" or "１２３" are digits to Unicode, not to an invoice.
+PRICE_RE = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,2})?$")
+QUANTITY_RE = re.compile(r"^[0-9]{1,7}$")
 MAX_QUANTITY = 1_000_000
 
 # Field name → longest accepted value; these match the Order columns.
@@ -150,6 +153,8 @@ def _parse_field(name: str, value):
 
     if not isinstance(value, str):
         raise ValueError(f"{_shown(value)} must be a string")
+    if not is_valid_text(value) or "\x00" in value:
+        raise ValueError("contains characters that are not valid text")
     text = value.strip()
     if len(text) > TEXT_FIELDS[name]:
         raise ValueError(f"longer than {TEXT_FIELDS[name]} characters")

@@ -5,7 +5,7 @@ only for invalid input, naming each field at fault.
 """
 
 from django.http import JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, parsers, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -56,22 +56,41 @@ def exception_handler(exc, context):
     return response
 
 
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, answering 400 to JSON nested deep enough to crash it."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as err:
+            raise exceptions.ParseError("JSON parse error - nested too deeply") from err
+
+
+def _error(code: str, message: str, http_status: int) -> JsonResponse:
+    return JsonResponse(
+        {"error": {"code": code, "message": message}}, status=http_status
+    )
+
+
+def bad_request(request, exception=None):
+    """Answer a request Django refused (bad Host, body too large) with JSON."""
+    return _error("bad_request", "The request could not be accepted.", 400)
+
+
+def forbidden(request, exception=None):
+    """Answer a refused request with JSON instead of an HTML page."""
+    return _error("forbidden", "Not allowed.", 403)
+
+
 def not_found(request, exception=None):
     """Answer an unknown URL with JSON instead of an HTML page."""
-    return JsonResponse(
-        {"error": {"code": "not_found", "message": "No such endpoint."}},
-        status=status.HTTP_404_NOT_FOUND,
-    )
+    return _error("not_found", "No such endpoint.", status.HTTP_404_NOT_FOUND)
 
 
 def server_error(request):
     """Answer an unexpected failure with JSON; the traceback is in the logs."""
-    return JsonResponse(
-        {
-            "error": {
-                "code": "server_error",
-                "message": "Internal error; it has been logged.",
-            }
-        },
-        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    return _error(
+        "server_error",
+        "Internal error; it has been logged.",
+        status.HTTP_500_INTERNAL_SERVER_ERROR,
     )

@@ -149,10 +149,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["phpservice.api.JSONParser"],
+    # Answers are JSON only; ?format= would only turn them into 404s.
+    "URL_FORMAT_OVERRIDE": None,
     "EXCEPTION_HANDLER": "phpservice.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "notify": env.str("NOTIFY_THROTTLE_RATE", default="30/hour"),
+        # Token requests per client address, against password guessing.
+        "login": env.str("LOGIN_THROTTLE_RATE", default="20/minute"),
     },
     "UNAUTHENTICATED_USER": None,
 }

@@ -2,15 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 from rest_framework_simplejwt.views import (
     TokenBlacklistView,
-    TokenObtainPairView,
     TokenRefreshView,
 )
 
 from notifications.api import NotifyView, twilio_status_callback
 from orders.api import OrderStatusView
+from phpservice.auth import LoginView
 
 urlpatterns = [
-    path("auth/token", TokenObtainPairView.as_view(), name="token"),
+    path("auth/token", LoginView.as_view(), name="token"),
     path("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/token/revoke", TokenBlacklistView.as_view(), name="token-revoke"),
     path("status", OrderStatusView.as_view(), name="order-status"),
@@ -25,5 +25,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "phpservice.api.bad_request"
+handler403 = "phpservice.api.forbidden"
 handler404 = "phpservice.api.not_found"
 handler500 = "phpservice.api.server_error"

@@ -1,11 +1,20 @@
 import pytest
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from orders.management.commands.create_api_user import operators_group
 from orders.models import CustomerAccount
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Start every test with no throttle counters left by another."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

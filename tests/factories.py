@@ -1,6 +1,8 @@
 """Small builders of test data."""
 
-from orders.models import Order, OrderStatus
+from django.utils import timezone
+
+from orders.models import WORKING_STATUSES, Order, OrderStatus
 from orders.services import payload_digest
 
 _sequence = iter(range(1, 10**9))
@@ -40,6 +42,8 @@ def make_order(status=OrderStatus.PROCESSING, **overrides) -> Order:
         "payload": record,
         "payload_sha256": payload_digest(record),
         "status": status,
+        # Due at once while there is work left, as ingest leaves new orders.
+        "next_attempt_at": timezone.now() if status in WORKING_STATUSES else None,
     }
     fields.update(overrides)
     return Order.objects.create(**fields)

@@ -122,7 +122,7 @@ def test_upstream_that_keeps_failing_rests_in_error_after_the_last_attempt(
     ("step", "fault", "expected"),
     [
         ("bill", "http_400", "BillAPI answered HTTP 400"),
-        ("bill", "malformed", "BillAPI answer is not JSON"),
+        ("bill", "malformed", "BillAPI answer is not usable JSON"),
         ("custom", "html", "CustomAPI answer is an HTML page, not JSON"),
         ("custom", "malformed", "CustomAPI answer cannot be parsed"),
     ],

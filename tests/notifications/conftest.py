@@ -1,6 +1,5 @@
 import pytest
 
-from django.core.cache import cache
 from rest_framework.throttling import ScopedRateThrottle
 
 from integrations.sandbox import SandboxServer
@@ -46,12 +45,9 @@ def messaging_sandbox(settings):
 
 
 @pytest.fixture(autouse=True)
-def fresh_throttles(monkeypatch):
-    """Start every test with empty throttle counters and the default rates."""
-    cache.clear()
+def generous_throttle(monkeypatch):
+    """Let tests notify freely unless they set a rate of their own."""
     monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"notify": "1000/hour"})
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -170,3 +170,25 @@ def test_unknown_url_answers_json_404(client):
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("theirs", "mine"),
+    [("Ivan-7890", "ivan-7890"), ("Федор", "Фёдор"), ("c-1", "c-1 "), ("c😀", "c🙃")],
+)
+def test_customer_ids_match_exactly(api_client, customer_factory, theirs, mine):
+    order = make_order(customer_id=theirs)
+    other = customer_factory("other", customer_id=mine)
+
+    response = api_client.get("/status", {"order_id": order.order_id}, **bearer(other))
+
+    assert response.status_code == 404
+
+
+def test_order_ids_differing_in_case_are_different_orders(api_client, operator):
+    make_order(order_id="abc-1", message="lower")
+    make_order(order_id="ABC-1", message="upper")
+
+    response = api_client.get("/status", {"order_id": "ABC-1"}, **bearer(operator))
+
+    assert response.json()["message"] == "upper"

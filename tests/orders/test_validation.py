@@ -88,3 +88,12 @@ def test_non_object_record_is_invalid():
 
     assert result.order_id is None
     assert "expected an order object" in result.error_message
+
+
+@pytest.mark.parametrize("digits", ["١٢٣", "１２３", "𝟏𝟐𝟑"])
+def test_digits_other_than_ascii_are_refused(digits):
+    result = validate_sales_record(
+        {**SAMPLE, "product_price": digits, "quantity": digits}
+    )
+
+    assert [e.split(":")[0] for e in result.errors] == ["product_price", "quantity"]
