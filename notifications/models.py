@@ -47,9 +47,7 @@ class Notification(models.Model):
     )
     # NULL rather than "": requests without a key must not collide in the
     # unique constraint below.
-    idempotency_key = ExactCharField(
-        max_length=64, null=True, blank=True
-    )
+    idempotency_key = ExactCharField(max_length=64, null=True, blank=True)
     response = models.JSONField(
         null=True, blank=True, help_text="The API answer, replayed for a repeat."
     )
