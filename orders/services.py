@@ -237,11 +237,14 @@ def _new_order(record: dict, digest: str, checked) -> Order:
 
 
 def _record_creation(orders: list[Order], actor: str) -> None:
-    ids = dict(
-        Order.objects.filter(order_id__in=[o.order_id for o in orders]).values_list(
-            "order_id", "pk"
+    if all(order.pk for order in orders):
+        ids = {order.order_id: order.pk for order in orders}
+    else:  # the database could not return the new keys (SQLite, MySQL)
+        ids = dict(
+            Order.objects.filter(order_id__in=[o.order_id for o in orders]).values_list(
+                "order_id", "pk"
+            )
         )
-    )
     OrderStatusChange.objects.bulk_create(
         [
             OrderStatusChange(

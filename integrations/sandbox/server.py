@@ -150,6 +150,9 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     # Idle keep-alive connections would make server_close() wait for them.
     block_on_close = False
+    # The default backlog of 5 refuses connections when a pipeline opens a
+    # few dozen at once.
+    request_queue_size = 128
 
     def __init__(self, address, *, sandbox):
         self.sandbox = sandbox
