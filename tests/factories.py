@@ -7,21 +7,23 @@ from orders.services import payload_digest
 
 _sequence = iter(range(1, 10**9))
 
+# The sample order of the specification, exactly.
+SPEC_SAMPLE = {
+    "order_id": "123456",
+    "product_id": "ABC123",
+    "product_name": "Ноутбук",
+    "product_price": "50000",
+    "quantity": "1",
+    "customer_id": "7890",
+    "customer_name": "Иван Иванов",
+    "customer_email": "ivan@example.com",
+    "customer_phone": "+7 (999) 999-99-99",
+}
+
 
 def sales_record(**overrides) -> dict:
     """Return a valid SalesAPI order record with a fresh order id."""
-    number = next(_sequence)
-    record = {
-        "order_id": f"T{number:06d}",
-        "product_id": "ABC123",
-        "product_name": "Ноутбук",
-        "product_price": "50000",
-        "quantity": "1",
-        "customer_id": "7890",
-        "customer_name": "Иван Иванов",
-        "customer_email": "ivan@example.com",
-        "customer_phone": "+7 (999) 999-99-99",
-    }
+    record = {**SPEC_SAMPLE, "order_id": f"T{next(_sequence):06d}"}
     record.update(overrides)
     return record
 

@@ -6,21 +6,9 @@ from django.core.management import CommandError
 
 from integrations.models import SalesCursor
 from orders.models import Order
-from tests.factories import sales_record
+from tests.factories import SPEC_SAMPLE, sales_record
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-SPEC_SAMPLE = {
-    "order_id": "123456",
-    "product_id": "ABC123",
-    "product_name": "Ноутбук",
-    "product_price": "50000",
-    "quantity": "1",
-    "customer_id": "7890",
-    "customer_name": "Иван Иванов",
-    "customer_email": "ivan@example.com",
-    "customer_phone": "+7 (999) 999-99-99",
-}
 
 
 def test_spec_sample_order_is_sent(sandbox, run_pipeline, status_of):

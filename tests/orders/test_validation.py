@@ -3,18 +3,7 @@ from decimal import Decimal
 import pytest
 
 from orders.validation import validate_sales_record
-
-SAMPLE = {
-    "order_id": "123456",
-    "product_id": "ABC123",
-    "product_name": "Ноутбук",
-    "product_price": "50000",
-    "quantity": "1",
-    "customer_id": "7890",
-    "customer_name": "Иван Иванов",
-    "customer_email": "ivan@example.com",
-    "customer_phone": "+7 (999) 999-99-99",
-}
+from tests.factories import SPEC_SAMPLE as SAMPLE
 
 
 def test_sample_order_is_valid_with_decimal_price():
