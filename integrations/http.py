@@ -18,6 +18,11 @@ import urllib3
 from django.conf import settings
 from django.utils import timezone
 
+from integrations.exchanges import (
+    current_order_id,
+    exchange_body_limit,
+    exchange_keep,
+)
 from phpservice.redaction import redact, truncate
 
 logger = logging.getLogger(__name__)
@@ -127,6 +132,17 @@ def _level_for(status: int | None) -> int:
     return logging.WARNING if status >= 400 else logging.INFO
 
 
+def _loggable(body: str | None, limit: int) -> str | None:
+    if body is None:
+        return None
+    # Redacting a whole 2 MB page would cost more than the call it logs.
+    # Cutting first at twice the limit is safe: whatever the first cut splits
+    # lies beyond the limit, so it is cut off again after redaction.
+    if len(body) > 2 * limit:
+        body = body[: 2 * limit]
+    return truncate(redact(body), limit)
+
+
 def log_exchange(
     *,
     upstream: str,
@@ -144,6 +160,8 @@ def log_exchange(
 
     Bodies are redacted before they are cut to LOG_BODY_MAX_CHARS, so that a
     cut never leaves half a secret behind. The level follows the outcome.
+    An exchange about an order (``order_id``, or one named by
+    ``exchanges_of_order``) is also kept in the database, redacted the same.
     """
     limit = settings.LOG_BODY_MAX_CHARS
     if request_body is not None and not isinstance(request_body, str):
@@ -155,12 +173,8 @@ def log_exchange(
         "status": status,
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
         **context,
-        "request_body": None
-        if request_body is None
-        else truncate(redact(request_body), limit),
-        "response_body": None
-        if response_body is None
-        else truncate(redact(response_body), limit),
+        "request_body": _loggable(request_body, limit),
+        "response_body": _loggable(response_body, limit),
     }
     if error:
         extra["error"] = error
@@ -169,6 +183,22 @@ def log_exchange(
         "upstream.exchange",
         extra=extra,
     )
+
+    order_id = context.get("order_id") or current_order_id()
+    if order_id:
+        kept = exchange_body_limit()
+        exchange_keep(
+            order_id=order_id,
+            upstream=upstream,
+            method=method,
+            url=redact(url),
+            status=status,
+            duration_ms=extra["duration_ms"],
+            request_body=_loggable(request_body, kept),
+            response_body=_loggable(response_body, kept),
+            error=redact(error) if error else "",
+            idempotency_key=context.get("idempotency_key"),
+        )
 
 
 class UpstreamClient:

@@ -54,7 +54,11 @@ def custom_idempotency_key(order: Order) -> str:
     # The invoice id is BillAPI's and may hold any character; a digest of it
     # keeps the header plain ASCII.
     digest = hashlib.sha256(order.invoice_id.encode()).hexdigest()[:16]
-    return f"custom-{order.order_id}-{digest}"
+    key = f"custom-{order.order_id}-{digest}"
+    # A staff replay of a filing CustomAPI rejected is a new filing: an
+    # operator that remembers its answer under a key would repeat the
+    # rejection forever (see orders.replay).
+    return f"{key}-r{order.filing_round}" if order.filing_round else key
 
 
 def backoff_seconds(attempt: int, *, retry_after: float | None = None) -> float:
@@ -100,6 +104,29 @@ def orders_claim_due(*, owner: str, limit: int) -> list[Order]:
         # exist (SQLite), it still lets only one worker win each order.
         due.filter(pk__in=pks).update(lease_owner=owner, lease_expires_at=lease_until)
     return list(Order.objects.filter(pk__in=pks, lease_owner=owner))
+
+
+def order_process_now(*, order: Order, clients: Clients | None = None) -> Order:
+    """Claim this one order if it is free and work it now; return it fresh.
+
+    For staff who want to see an order's outcome at once (a replay). An
+    order another worker holds is left to it.
+    """
+    owner = worker_name()
+    now = timezone.now()
+    claimed = (
+        Order.objects.filter(pk=order.pk, status__in=WORKING_STATUSES)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .update(
+            lease_owner=owner,
+            lease_expires_at=now
+            + timedelta(seconds=settings.PIPELINE["LEASE_SECONDS"]),
+        )
+    )
+    if claimed:
+        fresh = Order.objects.get(pk=order.pk)
+        _advance_safely(fresh, owner, clients or Clients())
+    return Order.objects.get(pk=order.pk)
 
 
 def order_advance(*, order: Order, owner: str, clients: Clients) -> Order:
@@ -211,7 +238,8 @@ def _note_failure(
             actor=ACTOR,
             message=message,
             lease_owner=owner,
-            updates={"lease_owner": "", "lease_expires_at": None},
+            # The attempts stay on the dead-lettered order for staff to see.
+            updates={"lease_owner": "", "lease_expires_at": None, "attempts": attempt},
         )
     except LeaseLost:
         logger.warning("order.lease_lost", extra={"order_id": order.order_id})

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from integrations.exchanges import exchanges_of_order
 from notifications.email import email_recipient, email_send
 from notifications.models import Channel, Notification, NotificationStatus
 from notifications.sms import sms_recipient, sms_send
@@ -78,12 +79,18 @@ def missing_settings(channel: str) -> list[str]:
 
 
 def notification_send(
-    *, order: Order, channel: str, user, idempotency_key: str | None = None
+    *,
+    order: Order,
+    channel: str,
+    user,
+    idempotency_key: str | None = None,
+    actor: str | None = None,
 ) -> NotifyResult:
     """Tell the order's customer its status by ``channel``; record the attempt.
 
     A repeated ``idempotency_key`` returns the first answer without sending.
-    Raise NotifyRefused when nothing may or can be sent.
+    ``actor`` names the requester in the order's history (``api:<user>`` by
+    default). Raise NotifyRefused when nothing may or can be sent.
     """
     if idempotency_key:
         earlier = _earlier_answer(order, channel, user, idempotency_key)
@@ -105,7 +112,8 @@ def notification_send(
         ) from err
 
     notification = _start(order, channel, recipient, user, idempotency_key)
-    outcome = SENDERS[channel](order=order, recipient=recipient)
+    with exchanges_of_order(order.order_id):
+        outcome = SENDERS[channel](order=order, recipient=recipient)
 
     body = {
         "success": outcome.accepted,
@@ -136,7 +144,7 @@ def notification_send(
     order_note(
         order=order,
         message=f"{Channel(channel).label} to {body['recipient']}: {verdict}",
-        actor=f"api:{user.get_username()}",
+        actor=actor or f"api:{user.get_username()}",
     )
     logger.info(
         "notification.sent" if outcome.accepted else "notification.not_sent",

@@ -54,6 +54,11 @@ class Order(models.Model):
     invoice = models.JSONField(
         null=True, blank=True, help_text="The invoice data set as BillAPI answered it."
     )
+    filing_round = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Raised when staff replay a filing CustomAPI rejected; part of "
+        "the filing's Idempotency-Key.",
+    )
 
     # Pipeline bookkeeping: when the order is next due, how many attempts the
     # current step has had, and which worker holds it until when.
@@ -70,8 +75,14 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="order_due_idx"),
             models.Index(fields=["status", "updated_at"], name="order_status_upd_idx"),
+            # The back office lists the newest orders first.
+            models.Index(fields=["created_at"], name="order_created_idx"),
         ]
-        permissions = [("view_any_order", "Can see the status of any order")]
+        permissions = [
+            ("view_any_order", "Can see the status of any order"),
+            ("replay_order", "Can replay an order that failed"),
+            ("notify_customer", "Can notify an order's customer"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.order_id} ({self.get_status_display()})"
@@ -102,6 +113,12 @@ class OrderStatusChange(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [
+            # The dashboard: orders that reached a status in the last hours.
+            models.Index(
+                fields=["to_status", "created_at"], name="status_change_to_idx"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status or '∅'} → {self.to_status}"
