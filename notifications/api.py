@@ -2,6 +2,7 @@
 
 import logging
 
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from twilio.request_validator import RequestValidator
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from notifications.services import (
 )
 from orders.selectors import orders_visible_to
 from orders.validation import ORDER_ID_RE
+from phpservice.schema import BODY_ERRORS, error_responses
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +52,57 @@ class NotifyRequestSerializer(serializers.Serializer):
     notify_type = serializers.ChoiceField(choices=Channel.values)
 
 
+class NotifyErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class NotifyAnswerSerializer(serializers.Serializer):
+    """The answer of POST /notify; only describes it in the schema."""
+
+    success = serializers.BooleanField()
+    notification_id = serializers.IntegerField()
+    order_id = serializers.CharField()
+    channel = serializers.ChoiceField(choices=Channel.values)
+    status = serializers.ChoiceField(choices=NotificationStatus.values)
+    recipient = serializers.CharField(help_text="Masked: i***@example.com")
+    provider_message_id = serializers.CharField(required=False)
+    error = NotifyErrorSerializer(required=False)
+
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key",
+    {"type": "string", "pattern": IDEMPOTENCY_KEY_RE.pattern, "maxLength": 64},
+    OpenApiParameter.HEADER,
+    description="Repeat a request with the same key to get the first answer again.",
+)
+
+
 class NotifyView(APIView):
     """Tell an order's customer its current status by email or SMS."""
 
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "notify"
 
+    @extend_schema(
+        operation_id="notify",
+        summary="Tell the customer the order's status by email or SMS",
+        request=NotifyRequestSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        examples=[
+            OpenApiExample(
+                "Email",
+                value={"order_id": "123456", "notify_type": "email"},
+                request_only=True,
+            )
+        ],
+        responses={
+            200: NotifyAnswerSerializer,
+            502: NotifyAnswerSerializer,
+            504: NotifyAnswerSerializer,
+            **error_responses(*BODY_ERRORS, 401, 404, 409, 422, 429, 503),
+        },
+    )
     def post(self, request):
         query = NotifyRequestSerializer(data=request.data)
         query.is_valid(raise_exception=True)

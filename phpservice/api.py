@@ -4,9 +4,18 @@
 only for invalid input, naming each field at fault.
 """
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from rest_framework import exceptions, parsers, status
 from rest_framework.views import exception_handler as drf_exception_handler
+
+# The RFC 6750 error of a refused bearer token, by our error code; any code
+# not listed is an invalid token. Wrong credentials at login name no token.
+BEARER_ERRORS = {
+    "bad_authorization_header": "invalid_request",
+    "no_active_account": None,
+}
 
 
 def _first_message(detail) -> str:
@@ -22,6 +31,9 @@ def _first_message(detail) -> str:
 
 
 def _code_of(exc: exceptions.APIException) -> str:
+    # simplejwt puts its own code ("user_inactive") in a detail dict.
+    if isinstance(exc.detail, dict) and isinstance(exc.detail.get("code"), str):
+        return str(exc.detail["code"])
     codes = exc.get_codes()
     if isinstance(codes, str):
         return codes
@@ -53,11 +65,23 @@ def exception_handler(exc, context):
     else:
         body = {"code": "error", "message": _first_message(response.data)}
     response.data = {"error": body}
+    error = BEARER_ERRORS.get(body["code"], "invalid_token")
+    if (
+        "WWW-Authenticate" in response
+        and isinstance(exc, exceptions.AuthenticationFailed)
+        and error
+    ):
+        # RFC 6750 §3.1: tell a client with a bad token from one without any.
+        response["WWW-Authenticate"] += f', error="{error}"'
     return response
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, answering 400 to JSON nested deep enough to crash it."""
+    """DRF's JSON parser, answering 400 to JSON nested deep enough to crash it.
+
+    DRF reads a JSON body through ``request.body``, so Django refuses one over
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` before it gets here (see ``bad_request``).
+    """
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
@@ -74,6 +98,13 @@ def _error(code: str, message: str, http_status: int) -> JsonResponse:
 
 def bad_request(request, exception=None):
     """Answer a request Django refused (bad Host, body too large) with JSON."""
+    if isinstance(exception, RequestDataTooBig):
+        return _error(
+            "request_too_large",
+            "The request body is larger than "
+            f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     return _error("bad_request", "The request could not be accepted.", 400)
 
 

@@ -7,12 +7,15 @@ service runs on embedded defaults: an SQLite file and the sandbox upstreams on
 be set, or start-up fails with ``ImproperlyConfigured`` naming it.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 
 from django.core.exceptions import ImproperlyConfigured
+
+from phpservice.jwt_keys import jwt_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -57,6 +60,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
     "anymail",
     "django_q",
     "orders",
@@ -67,12 +73,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "phpservice.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "phpservice.security.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that it sees the admin's failed logins (see phpservice.auth).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "phpservice.urls"
@@ -144,12 +153,11 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 # --- API and JWT ----------------------------------------------------------
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
-    ],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["phpservice.jwt.BearerJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["phpservice.api.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Answers are JSON only; ?format= would only turn them into 404s.
     "URL_FORMAT_OVERRIDE": None,
     "EXCEPTION_HANDLER": "phpservice.api.exception_handler",
@@ -158,20 +166,31 @@ REST_FRAMEWORK = {
         # Token requests per client address, against password guessing.
         "login": env.str("LOGIN_THROTTLE_RATE", default="20/minute"),
     },
+    # Proxies in front of the service that append to X-Forwarded-For: the
+    # client address of throttles and the login lockout is read from there.
+    # With 0 the connection's own address is used. (DRF's default, None,
+    # would take X-Forwarded-For as the client wrote it.)
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "UNAUTHENTICATED_USER": None,
 }
 
-JWT_SIGNING_KEY = required("JWT_SIGNING_KEY")
-if not DEBUG and len(JWT_SIGNING_KEY.encode()) < 32:
-    raise ImproperlyConfigured(
-        "JWT_SIGNING_KEY must be at least 32 bytes (256 bits) for HS256."
-    )
-if JWT_SIGNING_KEY == SECRET_KEY:
-    raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from SECRET_KEY.")
+# HS256 with JWT_SIGNING_KEY by default; RS256 or ES256 with a key pair in
+# PEM files. The algorithm is pinned: tokens signed any other way are refused.
+JWT_ALGORITHM = env.str("JWT_ALGORITHM", default="HS256")
+JWT_KEYS = jwt_keys(
+    algorithm=JWT_ALGORITHM,
+    signing_key=required("JWT_SIGNING_KEY") if JWT_ALGORITHM == "HS256" else "",
+    secret_key=SECRET_KEY,
+    private_key_file=env.str("JWT_PRIVATE_KEY_FILE", default=""),
+    public_key_file=env.str("JWT_PUBLIC_KEY_FILE", default=""),
+    enforce_size=not DEBUG,
+)
+JWT_SIGNING_KEY = JWT_KEYS.signing_key
 
 SIMPLE_JWT = {
-    "ALGORITHM": "HS256",
-    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "ALGORITHM": JWT_KEYS.algorithm,
+    "SIGNING_KEY": JWT_KEYS.signing_key,
+    "VERIFYING_KEY": JWT_KEYS.verifying_key,
     "ISSUER": env.str("JWT_ISSUER", default="phpservice"),
     "AUDIENCE": env.str("JWT_AUDIENCE", default="phpservice-api"),
     "ACCESS_TOKEN_LIFETIME": timedelta(
@@ -182,9 +201,57 @@ SIMPLE_JWT = {
     ),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
+    "TOKEN_REFRESH_SERIALIZER": "phpservice.jwt.SingleUseRefreshSerializer",
+    # A password change ends every token issued before it.
+    "CHECK_REVOKE_TOKEN": True,
     "UPDATE_LAST_LOGIN": False,
-    "LEEWAY": 5,
+    "LEEWAY": env.int("JWT_LEEWAY_SECONDS", default=5),
     "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
+# Failed logins (API and admin) are counted per username and client address
+# by django-axes, in the database; the pair is locked for a while after too
+# many. See phpservice/auth.py.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=900))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "phpservice.auth.client_address"
+AXES_CLIENT_STR_CALLABLE = "phpservice.auth.client_str"
+AXES_RESET_ON_SUCCESS = True
+# Attempts while locked do not extend the lock.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Keep failures only (AccessAttempt); successful logins are in api.log.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+AXES_HTTP_RESPONSE_CODE = 429
+
+# /api/schema and /api/docs: see phpservice/schema.py.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Order integration service",
+    "DESCRIPTION": (
+        "Order status and customer notifications. Log in at /auth/token and "
+        "send the access token as 'Authorization: Bearer ACCESS_TOKEN'. Every "
+        'error answers {"error": {"code": ..., "message": ..., "fields": ...}}.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "notifications.models.Channel.values",
+        "NotificationStatusEnum": "notifications.models.NotificationStatus.values",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "phpservice.schema.add_error_component",
+    ],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Upstreams --------------------------------------------------------------
@@ -336,9 +403,38 @@ from phpservice.logging import build_logging_config  # noqa: E402
 LOGGING = build_logging_config(log_dir=LOG_DIR, level=LOG_LEVEL)
 
 # --- Security -------------------------------------------------------------
+# With DEBUG off these defaults pass `manage.py check --deploy`: HTTPS only,
+# HSTS for a year, secure cookies. Behind a proxy that terminates TLS, name
+# the header by which it says so (SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto),
+# or every request looks like plain HTTP and is redirected without end.
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# Admin sessions end after this many seconds (default 12 hours).
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=65536)
+
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True
+)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SECURE_PROXY_SSL_HEADER_NAME = env.str("SECURE_PROXY_SSL_HEADER", default="")
+if SECURE_PROXY_SSL_HEADER_NAME:
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + SECURE_PROXY_SSL_HEADER_NAME.upper().replace("-", "_"),
+        "https",
+    )
+
+# Where the admin is served: a path of its own makes it harder to find.
+ADMIN_URL_PATH = env.str("ADMIN_URL_PATH", default="admin/")
+if not re.fullmatch(r"(?:[A-Za-z0-9._~-]+/)+", ADMIN_URL_PATH) or (
+    ADMIN_URL_PATH.split("/")[0] in ("api", "auth", "webhooks", "static")
+):
+    raise ImproperlyConfigured(
+        "ADMIN_URL_PATH must be a relative path ending in '/', e.g. 'back-office/', "
+        "outside api/, auth/, webhooks/ and static/."
+    )

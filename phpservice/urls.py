@@ -1,18 +1,16 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from rest_framework_simplejwt.views import (
-    TokenBlacklistView,
-    TokenRefreshView,
-)
 
 from notifications.api import NotifyView, twilio_status_callback
 from orders.api import OrderStatusView
-from phpservice.auth import LoginView
+from phpservice.auth import LoginView, RefreshView, RevokeView
+from phpservice.schema import SchemaView, SwaggerView
 
 urlpatterns = [
     path("auth/token", LoginView.as_view(), name="token"),
-    path("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
-    path("auth/token/revoke", TokenBlacklistView.as_view(), name="token-revoke"),
+    path("auth/token/refresh", RefreshView.as_view(), name="token-refresh"),
+    path("auth/token/revoke", RevokeView.as_view(), name="token-revoke"),
     path("status", OrderStatusView.as_view(), name="order-status"),
     path("notify", NotifyView.as_view(), name="notify"),
     # Mailgun: /webhooks/anymail/mailgun/tracking/
@@ -22,7 +20,9 @@ urlpatterns = [
         twilio_status_callback,
         name="twilio-status-callback",
     ),
-    path("admin/", admin.site.urls),
+    path("api/schema", SchemaView.as_view(), name="api-schema"),
+    path("api/docs", SwaggerView.as_view(), name="api-docs"),
+    path(settings.ADMIN_URL_PATH, admin.site.urls),
 ]
 
 handler400 = "phpservice.api.bad_request"

@@ -24,6 +24,8 @@ TEST_ENVIRONMENT = {
     "SALES_API_READ_TIMEOUT": "2",
     "SESSION_COOKIE_SECURE": "0",
     "CSRF_COOKIE_SECURE": "0",
+    # The test client and the live servers speak plain HTTP.
+    "SECURE_SSL_REDIRECT": "0",
 }
 for name, value in TEST_ENVIRONMENT.items():
     os.environ.setdefault(name, value)

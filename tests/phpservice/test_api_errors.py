@@ -24,12 +24,12 @@ def test_json_nested_too_deep_is_400(client):
     assert "nested too deeply" in error["message"]
 
 
-def test_body_over_the_limit_is_400(client):
+def test_body_over_the_limit_is_413(client):
     body = json.dumps({"username": "a" * 70_000, "password": "b"})
 
     response = client.post("/auth/token", data=body, content_type="application/json")
 
-    assert_json_error(response, 400)
+    assert_json_error(response, 413)
 
 
 def test_unknown_host_is_400(client):
