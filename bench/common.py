@@ -111,6 +111,29 @@ def manage(*args: str, env: dict | None = None) -> str:
     return result.stdout
 
 
+# Everything a benchmark leaves behind that the next one must not find.
+TABLES = (
+    "notifications_notification",
+    "integrations_upstreamexchange",
+    "orders_orderpayloadconflict",
+    "orders_orderstatuschange",
+    "orders_order",
+    "orders_rejectedsalesrecord",
+    "integrations_salescursor",
+)
+
+
+def empty_tables() -> None:
+    """Empty the order tables of the benchmark database (Django set up)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
+        for table in TABLES:
+            cursor.execute(f"TRUNCATE TABLE {connection.ops.quote_name(table)}")
+        cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
+
+
 def sales_orders(count: int, *, prefix: str) -> list[dict]:
     """Return ``count`` valid SalesAPI orders."""
     return [

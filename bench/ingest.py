@@ -8,7 +8,7 @@ import json
 import os
 import time
 
-from bench.common import environment, report, sales_orders, sandbox
+from bench.common import empty_tables, environment, report, sales_orders, sandbox
 
 COUNT = 10_000
 
@@ -62,14 +62,11 @@ def baseline_seconds(records: list[dict]) -> float:
 def ingest_seconds(url: str) -> float:
     from django.conf import settings
 
-    from integrations.models import SalesCursor
     from integrations.polling import sales_poll
-    from orders.models import Order
 
     settings.UPSTREAMS["sales"]["URL"] = f"{url}/sales"
     settings.SALES_POLL_PAGE_SIZE = 1000
-    Order.objects.filter(order_id__startswith="IN-").delete()
-    SalesCursor.objects.all().delete()
+    empty_tables()
     started = time.perf_counter()
     result = sales_poll()
     elapsed = time.perf_counter() - started

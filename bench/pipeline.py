@@ -10,7 +10,7 @@ import os
 import resource
 import time
 
-from bench.common import environment, report, sales_orders, sandbox
+from bench.common import empty_tables, environment, report, sales_orders, sandbox
 
 COUNT = 2_000
 IN_FLIGHT = 16
@@ -28,7 +28,7 @@ def main() -> None:
     from orders.models import WORKING_STATUSES, Order, OrderStatus
     from orders.services import orders_ingest
 
-    Order.objects.filter(order_id__startswith="PL-").delete()
+    empty_tables()
     orders_ingest(records=sales_orders(COUNT, prefix="PL"))
 
     with sandbox(latency_ms=LATENCY_MS) as url:

@@ -23,7 +23,7 @@ from integrations.exchanges import (
     exchange_body_limit,
     exchange_keep,
 )
-from phpservice.redaction import redact, truncate
+from phpservice.redaction import Redacted, redact, truncate
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def _level_for(status: int | None) -> int:
     return logging.WARNING if status >= 400 else logging.INFO
 
 
-def _loggable(body: str | None, limit: int) -> str | None:
+def _redacted(body: str | None, limit: int) -> str | None:
     if body is None:
         return None
     # Redacting a whole 2 MB page would cost more than the call it logs.
@@ -140,7 +140,11 @@ def _loggable(body: str | None, limit: int) -> str | None:
     # lies beyond the limit, so it is cut off again after redaction.
     if len(body) > 2 * limit:
         body = body[: 2 * limit]
-    return truncate(redact(body), limit)
+    return redact(body)
+
+
+def _cut(text: str | None, limit: int) -> Redacted | None:
+    return None if text is None else Redacted(truncate(text, limit))
 
 
 def log_exchange(
@@ -173,9 +177,14 @@ def log_exchange(
         "status": status,
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
         **context,
-        "request_body": _loggable(request_body, limit),
-        "response_body": _loggable(response_body, limit),
     }
+    order_id = context.get("order_id") or current_order_id()
+    kept = exchange_body_limit() if order_id else 0
+    # Redacted once, then cut to size for the log and for the database.
+    request_text = _redacted(request_body, max(limit, kept))
+    response_text = _redacted(response_body, max(limit, kept))
+    extra["request_body"] = _cut(request_text, limit)
+    extra["response_body"] = _cut(response_text, limit)
     if error:
         extra["error"] = error
     logger.log(
@@ -184,9 +193,7 @@ def log_exchange(
         extra=extra,
     )
 
-    order_id = context.get("order_id") or current_order_id()
     if order_id:
-        kept = exchange_body_limit()
         exchange_keep(
             order_id=order_id,
             upstream=upstream,
@@ -194,8 +201,8 @@ def log_exchange(
             url=redact(url),
             status=status,
             duration_ms=extra["duration_ms"],
-            request_body=_loggable(request_body, kept),
-            response_body=_loggable(response_body, kept),
+            request_body=_cut(request_text, kept),
+            response_body=_cut(response_text, kept),
             error=redact(error) if error else "",
             idempotency_key=context.get("idempotency_key"),
         )
@@ -213,6 +220,10 @@ class UpstreamClient:
         self.timeout = (config["CONNECT_TIMEOUT"], config["READ_TIMEOUT"])
         self.max_response_bytes = config["MAX_RESPONSE_BYTES"]
         self.session = session or requests.Session()
+        # Proxies and credentials are not read from the environment: an
+        # upstream is reached as its URL setting says, and the look-up would
+        # cost more than the rest of a call's preparation.
+        self.session.trust_env = False
         self.session.headers["Accept"] = "application/json"
         if config.get("TOKEN"):
             self.session.headers["Authorization"] = f"Bearer {config['TOKEN']}"

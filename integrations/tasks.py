@@ -10,6 +10,7 @@ next pass at once.
 from dataclasses import asdict
 
 from django.conf import settings
+from django.core.management import call_command
 from django_q.tasks import async_task
 
 from integrations.pipeline import orders_process_due
@@ -31,3 +32,8 @@ def process_due_orders() -> dict:
     if result.claimed >= settings.PIPELINE["BATCH_SIZE"]:
         async_task(PROCESS_TASK)
     return asdict(result)
+
+
+def flush_expired_tokens() -> None:
+    """Delete refresh tokens (and their blacklist entries) that have expired."""
+    call_command("flushexpiredtokens")

@@ -80,34 +80,44 @@ def order_transition(
     lease_owner: str | None = None,
     updates: dict | None = None,
 ) -> Order:
-    """Move the order to ``to_status``, record it, and return the fresh row.
+    """Move the order to ``to_status``, record it, and return it changed.
 
     With ``lease_owner`` the change is made only while that worker still
     holds the order; otherwise ``LeaseLost`` is raised and nothing changes.
     ``updates`` are further fields saved with the change (e.g. the invoice).
+    Only the changed columns are written: the payload and invoice stay put.
     """
-    locked = Order.objects.select_for_update().get(pk=order.pk)
-    if lease_owner is not None and locked.lease_owner != lease_owner:
-        raise LeaseLost(f"order {locked.order_id} is now held by another worker")
-    if to_status not in ALLOWED_TRANSITIONS[locked.status]:
+    current = (
+        Order.objects.select_for_update()
+        .filter(pk=order.pk)
+        .values("status", "lease_owner")
+        .get()
+    )
+    if lease_owner is not None and current["lease_owner"] != lease_owner:
+        raise LeaseLost(f"order {order.order_id} is now held by another worker")
+    from_status = current["status"]
+    if to_status not in ALLOWED_TRANSITIONS[from_status]:
         raise InvalidTransition(
-            f"order {locked.order_id} cannot go from {locked.status} to {to_status}"
+            f"order {order.order_id} cannot go from {from_status} to {to_status}"
         )
 
-    from_status = locked.status
-    locked.status = to_status
-    locked.message = message
-    locked.error_code = error_code
-    # A new status starts its step afresh: due now while there is work left,
-    # not due at all once the order rests.
-    locked.attempts = 0
-    locked.next_attempt_at = timezone.now() if to_status in WORKING_STATUSES else None
-    for name, value in (updates or {}).items():
-        setattr(locked, name, value)
-    locked.save()
+    changes = {
+        "status": to_status,
+        "message": message,
+        "error_code": error_code,
+        # A new status starts its step afresh: due now while there is work
+        # left, not due at all once the order rests.
+        "attempts": 0,
+        "next_attempt_at": timezone.now() if to_status in WORKING_STATUSES else None,
+        **(updates or {}),
+        "updated_at": timezone.now(),
+    }
+    Order.objects.filter(pk=order.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(order, name, value)
 
     OrderStatusChange.objects.create(
-        order=locked,
+        order_id=order.pk,
         from_status=from_status,
         to_status=to_status,
         message=message,
@@ -116,13 +126,13 @@ def order_transition(
     logger.info(
         "order.status_changed",
         extra={
-            "order_id": locked.order_id,
+            "order_id": order.order_id,
             "from_status": from_status,
             "to_status": to_status,
             "actor": actor,
         },
     )
-    return locked
+    return order
 
 
 def order_schedule_retry(

@@ -112,6 +112,14 @@ def truncate(text, limit: int | None) -> str:
     return f"{text[: max(limit, 0)]}…[truncated, {len(text)} chars]"
 
 
+class Redacted(str):
+    """Text that has been through ``redact`` already; ``redact`` keeps it as is.
+
+    Upstream bodies are redacted once where they are logged and kept; marking
+    the result spares the log formatter walking the same JSON again.
+    """
+
+
 def redact(value):
     """Return a copy of ``value`` that is safe to log.
 
@@ -127,6 +135,8 @@ def redact(value):
 
 
 def _redact(value, depth):
+    if isinstance(value, Redacted):
+        return value
     if isinstance(value, str):
         return _redact_string(value, depth)
     if value is None or isinstance(value, bool | int):

@@ -29,6 +29,7 @@ def test_migrate_installs_both_schedules():
     assert schedules["process-due-orders"].func == tasks.PROCESS_TASK
     assert {s.schedule_type for s in schedules.values()} == {Schedule.MINUTES}
     assert schedules["process-due-orders"].minutes == 1
+    assert schedules["flush-expired-tokens"].minutes == 24 * 60
 
 
 def test_poll_task_chains_into_processing(sandbox, tasks_run_inline):
