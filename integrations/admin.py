@@ -1,10 +1,9 @@
 """Admin views of the integrations' state: the poll cursor and the exchanges."""
 
 from django.contrib import admin
-from django.urls import reverse
-from django.utils.html import format_html
 
 from integrations.models import SalesCursor, UpstreamExchange
+from orders.admin_records import OrderRecordAdmin
 
 
 @admin.register(SalesCursor)
@@ -53,7 +52,7 @@ class OutcomeFilter(admin.SimpleListFilter):
 
 
 @admin.register(UpstreamExchange)
-class UpstreamExchangeAdmin(admin.ModelAdmin):
+class UpstreamExchangeAdmin(OrderRecordAdmin):
     """Every call to an upstream about an order, redacted as in the logs."""
 
     list_display = [
@@ -85,17 +84,3 @@ class UpstreamExchangeAdmin(admin.ModelAdmin):
         "response_body",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    @admin.display(description="Order", ordering="order__order_id")
-    def order_link(self, exchange: UpstreamExchange) -> str:
-        url = reverse("admin:orders_order_change", args=[exchange.order_id])
-        return format_html('<a href="{}">{}</a>', url, exchange.order.order_id)

@@ -1,14 +1,13 @@
 """Admin view of the notifications sent to customers and their delivery."""
 
 from django.contrib import admin
-from django.urls import reverse
-from django.utils.html import format_html
 
 from notifications.models import Notification
+from orders.admin_records import OrderRecordAdmin
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(OrderRecordAdmin):
     list_display = [
         "created_at",
         "order_link",
@@ -40,17 +39,3 @@ class NotificationAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    @admin.display(description="Order", ordering="order__order_id")
-    def order_link(self, notification: Notification) -> str:
-        url = reverse("admin:orders_order_change", args=[notification.order_id])
-        return format_html('<a href="{}">{}</a>', url, notification.order.order_id)

@@ -5,6 +5,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from integrations.sandbox import SandboxServer
 from orders.management.commands.create_api_user import operators_group
 from orders.models import CustomerAccount
 
@@ -47,3 +48,15 @@ def bearer(user) -> dict:
     """Return request headers carrying a fresh access token for ``user``."""
     token = RefreshToken.for_user(user).access_token
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+@pytest.fixture
+def sandbox(settings):
+    """Start a sandbox on a free loopback port and point the upstreams at it."""
+    server = SandboxServer(port=0, timeout_seconds=2.0, reject_share=0.0).start()
+    settings.UPSTREAMS = {
+        name: {**config, "URL": f"{server.url}/{name}"}
+        for name, config in settings.UPSTREAMS.items()
+    }
+    yield server
+    server.stop()

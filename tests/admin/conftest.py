@@ -6,7 +6,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from integrations.sandbox import SandboxServer
 from orders.models import OrderStatus
 from orders.services import order_transition
 from tests.factories import make_order
@@ -79,15 +78,3 @@ def failed_order(*, invoiced: bool, **overrides):
         error_code=overrides.pop("error_code", "-1" if invoiced else ""),
         updates=overrides,
     )
-
-
-@pytest.fixture
-def sandbox(settings):
-    """Start a sandbox on a free loopback port and point the upstreams at it."""
-    server = SandboxServer(port=0, timeout_seconds=2.0, reject_share=0.0).start()
-    settings.UPSTREAMS = {
-        name: {**config, "URL": f"{server.url}/{name}"}
-        for name, config in settings.UPSTREAMS.items()
-    }
-    yield server
-    server.stop()

@@ -6,20 +6,7 @@ import pytest
 
 from django.core.management import call_command
 
-from integrations.sandbox import SandboxServer
 from tests.conftest import bearer
-
-
-@pytest.fixture
-def sandbox(settings):
-    """Start a sandbox on a free loopback port and point the upstreams at it."""
-    server = SandboxServer(port=0, timeout_seconds=2.0, reject_share=0.0).start()
-    settings.UPSTREAMS = {
-        name: {**config, "URL": f"{server.url}/{name}"}
-        for name, config in settings.UPSTREAMS.items()
-    }
-    yield server
-    server.stop()
 
 
 @pytest.fixture
