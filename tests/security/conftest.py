@@ -14,7 +14,7 @@ from orders.management.commands.create_api_user import operators_group
 from orders.models import CustomerAccount
 
 # Fixtures of other suites, used here too.
-from tests.e2e.conftest import run_pipeline, sandbox  # noqa: F401
+from tests.e2e.conftest import run_pipeline  # noqa: F401
 from tests.notifications.conftest import messaging_sandbox  # noqa: F401
 
 PASSWORD = "pw-Ax8!mQ2z#"
