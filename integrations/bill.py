@@ -1,6 +1,6 @@
 """BillAPI: turns an order into the data set of its invoice."""
 
-from integrations.http import UpstreamClient, UpstreamInvalidResponse
+from integrations.http import UpstreamClient
 from orders.models import Order
 from phpservice import payloads
 
@@ -34,30 +34,26 @@ class BillClient(UpstreamClient):
             order_id=order.order_id,
         )
 
-        def invalid(problem: str) -> UpstreamInvalidResponse:
-            return UpstreamInvalidResponse(
-                f"BillAPI answer {problem}",
-                upstream=self.label,
-                url=response.url,
-                status=response.status,
-                body=response.text,
-            )
-
         try:
             invoice = payloads.loads(response.text)
         except ValueError as err:
-            raise invalid(f"is not usable JSON ({err})") from err
+            raise self.invalid_answer(response, f"is not usable JSON ({err})") from err
         if not isinstance(invoice, dict):
-            raise invalid("is not a JSON object")
+            raise self.invalid_answer(response, "is not a JSON object")
         invoice_id = invoice.get("invoice_id")
         if not isinstance(invoice_id, str) or not invoice_id.strip():
-            raise invalid("has no invoice_id")
+            raise self.invalid_answer(response, "has no invoice_id")
         if not invoice_id.isprintable():
-            raise invalid("has an invoice_id with control characters")
+            raise self.invalid_answer(
+                response, "has an invoice_id with control characters"
+            )
         if len(invoice_id) > Order._meta.get_field("invoice_id").max_length:
-            raise invalid("has an invoice_id longer than 128 characters")
+            raise self.invalid_answer(
+                response, "has an invoice_id longer than 128 characters"
+            )
         if str(invoice.get("order_id", "")) != order.order_id:
-            raise invalid(
-                f"is for order {invoice.get('order_id')!r}, not {order.order_id!r}"
+            raise self.invalid_answer(
+                response,
+                f"is for order {invoice.get('order_id')!r}, not {order.order_id!r}",
             )
         return invoice

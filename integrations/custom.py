@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import json5
 
-from integrations.http import UpstreamClient, UpstreamInvalidResponse
+from integrations.http import UpstreamClient
 from phpservice import payloads
 
 
@@ -74,24 +74,15 @@ class CustomClient(UpstreamClient):
             order_id=order_id,
         )
 
-        def invalid(problem: str) -> UpstreamInvalidResponse:
-            return UpstreamInvalidResponse(
-                f"CustomAPI answer {problem}",
-                upstream=self.label,
-                url=response.url,
-                status=response.status,
-                body=response.text,
-            )
-
         text = response.text.strip()
         if response.content_type == "text/html" or text[:1] == "<":
-            raise invalid("is an HTML page, not JSON")
+            raise self.invalid_answer(response, "is an HTML page, not JSON")
         try:
             answer = parse_custom_answer(text)
         except ValueError as err:
-            raise invalid(f"cannot be parsed ({err})") from err
+            raise self.invalid_answer(response, f"cannot be parsed ({err})") from err
         if not isinstance(answer, dict) or not isinstance(answer.get("success"), bool):
-            raise invalid("has no true/false 'success'")
+            raise self.invalid_answer(response, "has no true/false 'success'")
         if answer["success"]:
             return CustomVerdict(accepted=True)
 

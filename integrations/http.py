@@ -228,6 +228,18 @@ class UpstreamClient:
         if config.get("TOKEN"):
             self.session.headers["Authorization"] = f"Bearer {config['TOKEN']}"
 
+    def invalid_answer(
+        self, response: UpstreamResponse, problem: str
+    ) -> UpstreamInvalidResponse:
+        """Return the error for an answer that breaks the upstream's contract."""
+        return UpstreamInvalidResponse(
+            f"{self.label} answer {problem}",
+            upstream=self.label,
+            url=response.url,
+            status=response.status,
+            body=response.text,
+        )
+
     def request(
         self,
         method: str,

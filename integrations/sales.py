@@ -7,7 +7,7 @@ or one order object, is accepted too; then there is no cursor to keep.
 
 from dataclasses import dataclass
 
-from integrations.http import UpstreamClient, UpstreamInvalidResponse
+from integrations.http import UpstreamClient
 from phpservice import payloads
 
 # Longer cursors are refused as an upstream fault rather than stored.
@@ -43,13 +43,7 @@ class SalesClient(UpstreamClient):
         try:
             data = payloads.loads(response.text, whole=False)
         except ValueError as err:
-            raise UpstreamInvalidResponse(
-                f"SalesAPI answer is not usable JSON ({err})",
-                upstream=self.label,
-                url=response.url,
-                status=response.status,
-                body=response.text,
-            ) from err
+            raise self.invalid_answer(response, f"is not usable JSON ({err})") from err
         return self._page_from(data, response)
 
     def _page_from(self, data, response) -> SalesPage:
@@ -65,12 +59,8 @@ class SalesClient(UpstreamClient):
                 return SalesPage(records=records, next_cursor=next_cursor)
         elif isinstance(data, dict) and "order_id" in data:
             return SalesPage(records=[data], next_cursor=None)
-        raise UpstreamInvalidResponse(
-            "SalesAPI answer is neither a page of orders (with a printable "
-            f"next_cursor of at most {MAX_CURSOR_CHARS} characters), a list nor "
-            "one order",
-            upstream=self.label,
-            url=response.url,
-            status=response.status,
-            body=response.text,
+        raise self.invalid_answer(
+            response,
+            "is neither a page of orders (with a printable next_cursor of at most "
+            f"{MAX_CURSOR_CHARS} characters), a list nor one order",
         )

@@ -1,159 +1,35 @@
 """The sandbox's Mailgun and Twilio, driven by the real SDKs on 127.0.0.1."""
 
-import base64
-import hashlib
-import hmac
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl
 
 import pytest
 import requests
 from twilio.base.exceptions import TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.request_validator import RequestValidator
-from twilio.rest import Client
 
 from anymail.exceptions import (
     AnymailRequestsAPIError,
-    AnymailWebhookValidationFailure,
 )
-from anymail.webhooks.mailgun import MailgunTrackingWebhookView
-from django.core.mail import EmailMultiAlternatives
 from django.core.management import CommandError, call_command
-from django.test import RequestFactory, override_settings
 
 from integrations.management.commands import run_sandbox
-from integrations.sandbox import SandboxServer, ScenarioError, parse_scenario, webhooks
+from integrations.sandbox import ScenarioError, parse_scenario, webhooks
 from integrations.sandbox.twilio import segments_count
-
-MAILGUN_KEY = "sandbox-mailgun-key"
-SIGNING_KEY = "sandbox-mailgun-signing-key"
-ACCOUNT_SID = "ACsandbox0000000000000000000000000"
-AUTH_TOKEN = "sandbox-twilio-token"
-SENDER_DOMAIN = "mg.example.com"
-SUBJECT = "Заказ 123456: статус «отправлен»"
-TEXT = "Здравствуйте, Иван!\nВаш заказ 123456 отправлен. ☕\n"
-HTML = "<p>Здравствуйте, Иван!</p><p>Заказ <b>123456</b> отправлен.</p>"
-SMS_BODY = "Заказ 123456 отправлен"
-MAILGUN_ID = re.compile(r"<\d{14}\.\d+\.[0-9A-F]{16}@mg\.example\.com>")
-
-
-@pytest.fixture
-def start():
-    """Start sandboxes for a test and stop them after it."""
-    servers = []
-
-    def start_server(**kwargs) -> SandboxServer:
-        server = SandboxServer(**kwargs).start()
-        servers.append(server)
-        return server
-
-    yield start_server
-    for server in servers:
-        server.stop()
-
-
-class RecordingHandler(BaseHTTPRequestHandler):
-    """Record each POST and answer with the receiver's configured reply."""
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.server.received.append(
-            {"path": self.path, "headers": self.headers, "body": body}
-        )
-        status, text = self.server.reply
-        payload = text.encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format, *args):
-        pass
-
-
-@pytest.fixture
-def receiver():
-    """Run a webhook receiver on a free loopback port; it records what it gets."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), RecordingHandler)
-    httpd.received = []
-    httpd.reply = (200, "ok")
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def mailgun_settings(server, key=MAILGUN_KEY, timeout=5):
-    return override_settings(
-        EMAIL_BACKEND="anymail.backends.mailgun.EmailBackend",
-        ANYMAIL={
-            "MAILGUN_API_KEY": key,
-            "MAILGUN_SENDER_DOMAIN": SENDER_DOMAIN,
-            "MAILGUN_API_URL": f"{server.url}/mailgun/v3",
-            "REQUESTS_TIMEOUT": timeout,
-        },
-    )
-
-
-def email(to="Иван Иванов <ivan@example.com>", **kwargs) -> EmailMultiAlternatives:
-    message = EmailMultiAlternatives(
-        subject=SUBJECT,
-        body=TEXT,
-        from_email=f"Служба заказов <orders@{SENDER_DOMAIN}>",
-        to=[to],
-        **kwargs,
-    )
-    message.attach_alternative(HTML, "text/html")
-    return message
-
-
-def send_email(server, message=None, **settings) -> EmailMultiAlternatives:
-    message = message or email()
-    with mailgun_settings(server, **settings):
-        message.send()
-    return message
-
-
-class SandboxHttpClient(TwilioHttpClient):
-    """Send the twilio client's requests to the sandbox instead of Twilio."""
-
-    def __init__(self, base_url: str):
-        super().__init__(timeout=5)
-        self.base_url = base_url
-
-    def request(self, method, url, *args, **kwargs):
-        url = url.replace("https://api.twilio.com", self.base_url, 1)
-        return super().request(method, url, *args, **kwargs)
-
-
-def twilio_client(server, sid=ACCOUNT_SID, token=AUTH_TOKEN) -> Client:
-    return Client(sid, token, http_client=SandboxHttpClient(f"{server.url}/twilio"))
-
-
-def send_sms(server, to="+79991234567", body=SMS_BODY, **kwargs):
-    kwargs.setdefault("from_", "+15005550006")
-    return twilio_client(server).messages.create(to=to, body=body, **kwargs)
-
-
-def deliver(server, **request) -> requests.Response:
-    return requests.post(server.url + "/_sandbox/deliver", json=request, timeout=5)
-
-
-def mailgun_signature_valid(block: dict, key: str = SIGNING_KEY) -> bool:
-    expected = hmac.new(
-        key.encode(), (block["timestamp"] + block["token"]).encode(), hashlib.sha256
-    ).hexdigest()
-    return hmac.compare_digest(expected, block["signature"])
-
+from tests.integrations.messaging import (
+    ACCOUNT_SID,
+    HTML,
+    MAILGUN_ID,
+    MAILGUN_KEY,
+    SENDER_DOMAIN,
+    SMS_BODY,
+    SUBJECT,
+    TEXT,
+    deliver,
+    email,
+    send_email,
+    send_sms,
+    twilio_client,
+)
 
 # --- Mailgun ------------------------------------------------------------------
 
@@ -388,174 +264,6 @@ def test_sms_faults_answer_in_turn_then_messages_go(start):
     assert (twilio["requests"], twilio["rejected"]) == (4, 2)
 
 
-# --- Delivery webhooks --------------------------------------------------------
-
-
-def test_delivered_email_webhook_is_signed_like_mailgun(start, receiver):
-    server = start()
-    message = send_email(server)
-    message_id = message.anymail_status.message_id
-    url = receiver.url.replace("http://", "http://anymail:s3cret@") + "/mailgun"
-
-    answer = deliver(
-        server, channel="email", message_id=message_id, event="delivered", url=url
-    )
-
-    assert answer.json() == {"status": 200, "body": "ok"}
-    call = receiver.received[0]
-    payload = json.loads(call["body"])
-    event = payload["event-data"]
-    credentials = base64.b64encode(b"anymail:s3cret").decode()
-    assert call["path"] == "/mailgun"
-    assert call["headers"]["Content-Type"] == "application/json"
-    assert call["headers"]["Authorization"] == f"Basic {credentials}"
-    assert len(payload["signature"]["token"]) == 50
-    assert mailgun_signature_valid(payload["signature"])
-    assert event["event"] == "delivered"
-    assert event["recipient"] == "ivan@example.com"
-    assert event["message"]["headers"]["message-id"] == message_id.strip("<>")
-    assert isinstance(event["timestamp"], float)
-
-
-def test_failed_email_webhook_carries_severity_and_delivery_status(start, receiver):
-    server = start()
-    message_id = send_email(server).anymail_status.message_id.strip("<>")
-
-    deliver(
-        server,
-        channel="email",
-        message_id=message_id,
-        event="failed",
-        url=receiver.url,
-        severity="temporary",
-    )
-
-    event = json.loads(receiver.received[0]["body"])["event-data"]
-    assert event["severity"] == "temporary"
-    assert event["delivery-status"]["code"] == 452
-
-
-def test_forged_email_webhook_fails_the_signature_check(start, receiver):
-    server = start()
-    message_id = send_email(server).anymail_status.message_id
-
-    deliver(
-        server,
-        channel="email",
-        message_id=message_id,
-        event="delivered",
-        url=receiver.url,
-        forge=True,
-    )
-
-    payload = json.loads(receiver.received[0]["body"])
-    assert not mailgun_signature_valid(payload["signature"])
-
-
-@pytest.mark.parametrize(
-    ("event", "error_code"), [("delivered", None), ("undelivered", "30003")]
-)
-def test_sms_status_callback_is_signed_like_twilio(start, receiver, event, error_code):
-    server = start()
-    callback = f"{receiver.url}/webhooks/twilio/status"
-    created = send_sms(server, status_callback=callback)
-    receiver.reply = (204, "")
-
-    answer = deliver(server, channel="sms", message_id=created.sid, event=event)
-
-    call = receiver.received[0]
-    params = dict(parse_qsl(call["body"].decode()))
-    signature = call["headers"]["X-Twilio-Signature"]
-    assert answer.json() == {"status": 204, "body": ""}
-    assert RequestValidator(AUTH_TOKEN).validate(callback, params, signature)
-    assert params["MessageSid"] == params["SmsSid"] == created.sid
-    assert params["MessageStatus"] == event
-    assert (params["To"], params["From"]) == ("+79991234567", "+15005550006")
-    assert (params["AccountSid"], params["ApiVersion"]) == (ACCOUNT_SID, "2010-04-01")
-    assert params.get("ErrorCode") == error_code
-
-
-def test_forged_sms_status_callback_fails_validation(start, receiver):
-    server = start()
-    created = send_sms(server)
-    url = f"{receiver.url}/webhooks/twilio/status"
-
-    deliver(
-        server,
-        channel="sms",
-        message_id=created.sid,
-        event="delivered",
-        url=url,
-        forge=True,
-    )
-
-    call = receiver.received[0]
-    params = dict(parse_qsl(call["body"].decode()))
-    signature = call["headers"]["X-Twilio-Signature"]
-    assert not RequestValidator(AUTH_TOKEN).validate(url, params, signature)
-
-
-def test_webhook_answer_is_passed_on_cut_to_500_characters(start, receiver):
-    server = start()
-    created = send_sms(server)
-    receiver.reply = (403, "Ж" * 600)
-
-    answer = deliver(
-        server, channel="sms", message_id=created.sid, event="sent", url=receiver.url
-    )
-
-    assert answer.json() == {"status": 403, "body": "Ж" * 500}
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://10.0.0.1/hook",
-        "https://127.0.0.1/hook",
-        "http://127.0.0.1.example.com/hook",
-        "http://user:pass@192.0.2.1/hook",
-    ],
-)
-def test_deliver_refuses_a_url_beyond_this_machine(start, url):
-    server = start()
-    created = send_sms(server)
-
-    answer = deliver(
-        server, channel="sms", message_id=created.sid, event="sent", url=url
-    )
-
-    assert answer.status_code == 400
-    assert (
-        "webhooks go to http://127.0.0.1 or http://localhost only"
-        in (answer.json()["error"])
-    )
-    assert "pass" not in answer.json()["error"]
-
-
-@pytest.mark.parametrize(
-    ("request_fields", "status", "error"),
-    [
-        (
-            {"channel": "email", "message_id": "<nope@mg.example.com>"},
-            404,
-            "no accepted email message with id '<nope@mg.example.com>'",
-        ),
-        ({"channel": "fax", "message_id": "x"}, 400, "'channel' must be one of"),
-        ({"channel": "sms", "message_id": "SM0"}, 404, "no accepted sms message"),
-    ],
-)
-def test_deliver_refuses_unknown_channels_and_messages(
-    start, receiver, request_fields, status, error
-):
-    server = start()
-
-    answer = deliver(server, event="delivered", url=receiver.url, **request_fields)
-
-    assert answer.status_code == status
-    assert answer.json()["error"].startswith(error)
-    assert receiver.received == []
-
-
 # --- Stats, scenarios and the command ---------------------------------------
 
 
@@ -630,34 +338,3 @@ def test_run_sandbox_takes_credentials_from_options_then_environment(monkeypatch
     assert made["twilio_auth_token"] == "token-from-option"
     assert "mailgun_webhook_signing_key" not in made
     assert "twilio_account_sid" not in made
-
-
-def test_anymail_tracking_view_reads_the_sandbox_webhook(start, receiver):
-    server = start()
-    message_id = send_email(server).anymail_status.message_id
-    for forge in (False, True):
-        deliver(
-            server,
-            channel="email",
-            message_id=message_id,
-            event="failed",
-            url=receiver.url,
-            forge=forge,
-        )
-    genuine, forged = (
-        RequestFactory().post(
-            "/webhooks/mailgun", data=call["body"], content_type="application/json"
-        )
-        for call in receiver.received
-    )
-    # The view's own checks, without the signal (its receivers use the database).
-    view = MailgunTrackingWebhookView(webhook_signing_key=SIGNING_KEY)
-
-    view.validate_request(genuine)
-    events = view.parse_events(genuine)
-    with pytest.raises(AnymailWebhookValidationFailure):
-        view.validate_request(forged)
-
-    assert [(e.event_type, e.message_id, e.recipient) for e in events] == [
-        ("bounced", message_id, "ivan@example.com")
-    ]
