@@ -280,6 +280,10 @@ SALES_POLL_INTERVAL_MINUTES = env.int("SALES_POLL_INTERVAL_MINUTES", default=1)
 SALES_POLL_PAGE_SIZE = env.int("SALES_POLL_PAGE_SIZE", default=200)
 SALES_POLL_MAX_PAGES = env.int("SALES_POLL_MAX_PAGES", default=50)
 SALES_POLL_LEASE_SECONDS = env.int("SALES_POLL_LEASE_SECONDS", default=120)
+# GET /ready fails once the last successful poll is older than this.
+READY_MAX_POLL_AGE_SECONDS = env.int(
+    "READY_MAX_POLL_AGE_SECONDS", default=5 * 60 * SALES_POLL_INTERVAL_MINUTES
+)
 
 PIPELINE = {
     "MAX_ATTEMPTS": env.int("PIPELINE_MAX_ATTEMPTS", default=6),
@@ -417,6 +421,8 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=65536)
 
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers probe these over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
     "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True

@@ -5,6 +5,7 @@ from django.urls import include, path
 from notifications.api import NotifyView, twilio_status_callback
 from orders.api import OrderStatusView
 from phpservice.auth import LoginView, RefreshView, RevokeView
+from phpservice.health import health, ready
 from phpservice.schema import SchemaView, SwaggerView
 
 urlpatterns = [
@@ -20,6 +21,8 @@ urlpatterns = [
         twilio_status_callback,
         name="twilio-status-callback",
     ),
+    path("health", health, name="health"),
+    path("ready", ready, name="ready"),
     path("api/schema", SchemaView.as_view(), name="api-schema"),
     path("api/docs", SwaggerView.as_view(), name="api-docs"),
     path(settings.ADMIN_URL_PATH, admin.site.urls),
