@@ -2,7 +2,8 @@
 
 Two schedules drive the service: ``poll_sales`` every
 ``SALES_POLL_INTERVAL_MINUTES`` and ``process_due_orders`` every minute, the
-heartbeat that picks up retries that came due. Between beats, work chains:
+heartbeat that picks up retries that came due; a third, daily, drops expired
+refresh tokens. Between beats, work chains:
 a poll that found orders, or a pass that filled its whole batch, queues the
 next pass at once.
 """

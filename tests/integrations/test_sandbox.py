@@ -10,18 +10,8 @@ import pytest
 import requests
 
 from integrations.sandbox.generator import OrderStream
+from orders.validation import REQUIRED_FIELDS
 
-ORDER_KEYS = {
-    "order_id",
-    "product_id",
-    "product_name",
-    "product_price",
-    "quantity",
-    "customer_id",
-    "customer_name",
-    "customer_email",
-    "customer_phone",
-}
 PHONE = re.compile(
     r"^(\+7 \(\d{3}\) \d{3}-\d{2}-\d{2}"
     r"|8 \(\d{3}\) \d{3}-\d{2}-\d{2}"
@@ -103,7 +93,7 @@ def test_generated_orders_look_like_real_sales_orders(start):
     assert len(orders) == 5
     assert len({order["order_id"] for order in orders}) == 5
     for order in orders:
-        assert set(order) == ORDER_KEYS
+        assert set(order) == set(REQUIRED_FIELDS)
         assert all(isinstance(value, str) for value in order.values())
         price = Decimal(order["product_price"])
         assert price > 0
