@@ -32,7 +32,17 @@ for name, value in TEST_ENVIRONMENT.items():
 os.environ.setdefault("LOG_DIR", tempfile.mkdtemp(prefix="phpservice-test-logs-"))
 
 from phpservice.settings import *  # noqa: E402, F403
+from phpservice.settings import DATABASES  # noqa: E402
 
 # Hashing passwords the production way costs a second a login; tests log in
 # often and prove nothing about hashing.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file rather than memory: the fault tests run workers in processes of
+    # their own, which must see the test database too.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(
+            tempfile.mkdtemp(prefix="phpservice-test-db-"), "test.sqlite3"
+        )
+    }
