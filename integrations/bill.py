@@ -37,7 +37,11 @@ class BillClient(UpstreamClient):
         try:
             invoice = payloads.loads(response.text)
         except ValueError as err:
-            raise self.invalid_answer(response, f"is not usable JSON ({err})") from err
+            raise self.invalid_answer(
+                response,
+                f"is not usable JSON ({err})",
+                garbled=not isinstance(err, payloads.UnstorableValue),
+            ) from err
         if not isinstance(invoice, dict):
             raise self.invalid_answer(response, "is not a JSON object")
         invoice_id = invoice.get("invoice_id")

@@ -9,7 +9,7 @@ parser, which reads that form without evaluating anything.
 import json
 from dataclasses import dataclass
 
-import json5
+import pyjson5
 
 from integrations.http import UpstreamClient
 from phpservice import payloads
@@ -24,9 +24,6 @@ class CustomVerdict:
     message: str = ""
 
 
-# The JSON5 parser is pure Python and slow (about 20 KB a second): a larger
-# answer in the relaxed form would hold a worker for minutes.
-MAX_RELAXED_CHARS = 64 * 1024
 MAX_MESSAGE_CHARS = 2000
 
 
@@ -35,18 +32,16 @@ def parse_custom_answer(text: str):
     try:
         return payloads.loads(text)
     except ValueError:
-        if len(text) > MAX_RELAXED_CHARS:
-            raise ValueError(
-                f"not JSON, and too long to read as the relaxed form "
-                f"({len(text)} characters)"
-            ) from None
+        pass
     try:
-        value = json5.loads(text)
-    except RecursionError as err:
-        raise ValueError("nested too deeply") from err
+        value = pyjson5.decode(text, maxdepth=payloads.MAX_DEPTH)
+    except pyjson5.Json5NestingTooDeep as err:
+        raise payloads.UnstorableValue("nested too deeply") from err
+    except pyjson5.Json5DecoderException as err:
+        raise ValueError(err.message) from err
     problem = payloads.storable_problem(value)
     if problem:
-        raise ValueError(problem)
+        raise payloads.UnstorableValue(problem)
     return value
 
 
@@ -76,11 +71,17 @@ class CustomClient(UpstreamClient):
 
         text = response.text.strip()
         if response.content_type == "text/html" or text[:1] == "<":
-            raise self.invalid_answer(response, "is an HTML page, not JSON")
+            raise self.invalid_answer(
+                response, "is an HTML page, not JSON", garbled=True
+            )
         try:
             answer = parse_custom_answer(text)
         except ValueError as err:
-            raise self.invalid_answer(response, f"cannot be parsed ({err})") from err
+            raise self.invalid_answer(
+                response,
+                f"cannot be parsed ({err})",
+                garbled=not isinstance(err, payloads.UnstorableValue),
+            ) from err
         if not isinstance(answer, dict) or not isinstance(answer.get("success"), bool):
             raise self.invalid_answer(response, "has no true/false 'success'")
         if answer["success"]:

@@ -23,6 +23,11 @@ from integrations.exchanges import (
     exchange_body_limit,
     exchange_keep,
 )
+from phpservice.metrics import (
+    status_outcome,
+    upstream_call_observe,
+    upstream_invalid_answer_observe,
+)
 from phpservice.redaction import Redacted, redact, truncate
 
 logger = logging.getLogger(__name__)
@@ -87,9 +92,29 @@ class UpstreamRejected(UpstreamError):
 
 
 class UpstreamInvalidResponse(UpstreamError):
-    """The answer arrived but is not what the contract promises."""
+    """The answer arrived but is not what the contract promises.
+
+    A well-formed answer that breaks the contract would break it again:
+    it is not retried. One that did not arrive readable at all (``garbled``:
+    a proxy's HTML error page, an empty body, JSON cut off on the way) is
+    tried again within the bounded attempts; the Idempotency-Key makes asking
+    again safe.
+    """
 
     reason = "answered something unusable"
+
+    def __init__(self, message, *, garbled=False, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retryable = garbled
+
+
+# The metric outcome of a call that ended in one of these before its status
+# could be looked at; any other error is counted by the status it carries.
+ERROR_OUTCOMES = {
+    UpstreamTimeout: "timeout",
+    UpstreamUnreachable: "unreachable",
+    UpstreamInvalidResponse: "invalid_answer",
+}
 
 
 @dataclass
@@ -158,6 +183,7 @@ def log_exchange(
     response_body: str | None = None,
     error: str | None = None,
     level: int | None = None,
+    outcome: str | None = None,
     **context,
 ) -> None:
     """Log one call to an upstream and its answer, redacted, to upstream.log.
@@ -166,7 +192,15 @@ def log_exchange(
     cut never leaves half a secret behind. The level follows the outcome.
     An exchange about an order (``order_id``, or one named by
     ``exchanges_of_order``) is also kept in the database, redacted the same.
+    The call is also counted in the metrics, under ``outcome`` (by default the
+    one its status says).
     """
+    seconds = time.monotonic() - started
+    upstream_call_observe(
+        upstream=upstream,
+        outcome=outcome or status_outcome(status),
+        seconds=seconds,
+    )
     limit = settings.LOG_BODY_MAX_CHARS
     if request_body is not None and not isinstance(request_body, str):
         request_body = json.dumps(redact(request_body), ensure_ascii=False, default=str)
@@ -175,7 +209,7 @@ def log_exchange(
         "method": method,
         "url": url,
         "status": status,
-        "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        "duration_ms": round(seconds * 1000, 1),
         **context,
     }
     order_id = context.get("order_id") or current_order_id()
@@ -229,15 +263,21 @@ class UpstreamClient:
             self.session.headers["Authorization"] = f"Bearer {config['TOKEN']}"
 
     def invalid_answer(
-        self, response: UpstreamResponse, problem: str
+        self, response: UpstreamResponse, problem: str, *, garbled: bool = False
     ) -> UpstreamInvalidResponse:
-        """Return the error for an answer that breaks the upstream's contract."""
+        """Return the error for an answer that breaks the upstream's contract.
+
+        ``garbled`` says the answer could not be read at all, so that asking
+        again may well get a readable one.
+        """
+        upstream_invalid_answer_observe(upstream=self.label)
         return UpstreamInvalidResponse(
             f"{self.label} answer {problem}",
             upstream=self.label,
             url=response.url,
             status=response.status,
             body=response.text,
+            garbled=garbled,
         )
 
     def request(
@@ -272,6 +312,7 @@ class UpstreamClient:
                 status=err.status,
                 error=f"{type(err).__name__}: {err}",
                 level=logging.ERROR if err.retryable else logging.WARNING,
+                outcome=ERROR_OUTCOMES.get(type(err)),
             )
             raise
         log_exchange(**context, status=response.status, response_body=response.text)

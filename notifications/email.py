@@ -21,6 +21,7 @@ from notifications.outcome import (
     outcome_of_transport_error,
 )
 from orders.models import Order
+from phpservice.metrics import status_outcome, transport_outcome
 
 # Mailgun's HTTP status → what to tell the caller; others fall back below.
 MAILGUN_ERRORS = {
@@ -53,6 +54,10 @@ class MailgunBackend(AnymailMailgunBackend):
                 status=err.status_code,
                 response_body=err.response.text if err.response is not None else None,
                 error=f"{type(err).__name__}: {err}"[:500],
+                # Without a status the request never got an answer.
+                outcome=status_outcome(err.status_code)
+                if err.status_code is not None
+                else transport_outcome(err.__cause__),
             )
             raise
         log_exchange(

@@ -24,6 +24,7 @@ from notifications.outcome import (
     outcome_of_transport_error,
 )
 from orders.models import Order
+from phpservice.metrics import transport_outcome
 
 TWILIO_API_URL = "https://api.twilio.com"
 
@@ -50,7 +51,11 @@ class BaseUrlHttpClient(TwilioHttpClient):
                 method, url, params=params, data=data, headers=headers, **kwargs
             )
         except requests.RequestException as err:
-            log_exchange(**context, error=f"{type(err).__name__}: {err}"[:500])
+            log_exchange(
+                **context,
+                error=f"{type(err).__name__}: {err}"[:500],
+                outcome=transport_outcome(err),
+            )
             raise
         log_exchange(
             **context, status=response.status_code, response_body=response.text

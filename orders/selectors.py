@@ -1,9 +1,11 @@
 """Read-only queries on orders, shared by the API, commands and the admin."""
 
-from django.contrib.auth.models import Permission
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from datetime import datetime
 
-from orders.models import CustomerAccount, Order, OrderStatus
+from django.contrib.auth.models import Permission
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
+
+from orders.models import WORKING_STATUSES, CustomerAccount, Order, OrderStatus
 
 
 def orders_visible_to(user) -> QuerySet[Order]:
@@ -33,3 +35,27 @@ def order_status_counts() -> dict[str, int]:
         Order.objects.values_list("status").annotate(n=Count("pk")).order_by()
     )
     return {status.value: counts.get(status.value, 0) for status in OrderStatus}
+
+
+def oldest_working_orders() -> dict[str, datetime | None]:
+    """Return when the oldest order in each working status arrived, or None.
+
+    Ids follow arrival, so the oldest order is the one with the lowest id:
+    its MIN per status is read from the status index alone, where
+    MIN(created_at) would visit every waiting row. Then one lookup by id.
+    """
+    first_ids = dict(
+        Order.objects.filter(status__in=WORKING_STATUSES)
+        .values_list("status")
+        .annotate(first_id=Min("pk"))
+        .order_by()
+    )
+    arrived = dict(
+        Order.objects.filter(pk__in=first_ids.values())
+        .values_list("pk", "created_at")
+        .order_by()
+    )
+    return {
+        status.value: arrived.get(first_ids.get(status.value))
+        for status in WORKING_STATUSES
+    }

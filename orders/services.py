@@ -23,6 +23,7 @@ from orders.models import (
     RejectedSalesRecord,
 )
 from orders.validation import validate_sales_record
+from phpservice.bulk import rows_insert
 from phpservice.payloads import clean_text, storable_problem
 
 logger = logging.getLogger(__name__)
@@ -203,7 +204,7 @@ def orders_ingest(*, records: list, actor: str = "sales-poll") -> IngestResult:
             "order_id", "payload_sha256"
         )
     )
-    new_orders: list[Order] = []
+    new_orders: list[dict] = []
     for order_id, (record, digest, checked) in batch.items():
         if order_id not in known:
             new_orders.append(_new_order(record, digest, checked))
@@ -213,12 +214,12 @@ def orders_ingest(*, records: list, actor: str = "sales-poll") -> IngestResult:
             conflicts.append((order_id, record, digest))
 
     if new_orders:
-        Order.objects.bulk_create(new_orders, batch_size=500)
+        rows_insert(Order, new_orders)
         _record_creation(new_orders, actor)
         for order in new_orders:
-            if order.status == OrderStatus.ERROR:
+            if order["status"] == OrderStatus.ERROR:
                 result.invalid += 1
-            result.created_order_ids.append(order.order_id)
+            result.created_order_ids.append(order["order_id"])
         result.created = len(new_orders)
 
     if conflicts:
@@ -226,47 +227,46 @@ def orders_ingest(*, records: list, actor: str = "sales-poll") -> IngestResult:
     return result
 
 
-def _new_order(record: dict, digest: str, checked) -> Order:
-    order = Order(
-        order_id=checked.order_id,
-        payload=record,
-        payload_sha256=digest,
+def _new_order(record: dict, digest: str, checked) -> dict:
+    """Return the new order's row: field name → value."""
+    order = {
+        "order_id": checked.order_id,
+        "payload": record,
+        "payload_sha256": digest,
         **checked.fields,
-    )
+    }
     if checked.is_valid:
-        order.status = OrderStatus.PROCESSING
-        order.next_attempt_at = timezone.now()
+        order["status"] = OrderStatus.PROCESSING
+        order["next_attempt_at"] = timezone.now()
     else:
-        order.status = OrderStatus.ERROR
-        order.message = checked.error_message
+        order["status"] = OrderStatus.ERROR
+        order["message"] = checked.error_message
         logger.warning(
             "order.invalid",
-            extra={"order_id": order.order_id, "errors": checked.errors},
+            extra={"order_id": checked.order_id, "errors": checked.errors},
         )
     return order
 
 
-def _record_creation(orders: list[Order], actor: str) -> None:
-    if all(order.pk for order in orders):
-        ids = {order.order_id: order.pk for order in orders}
-    else:  # the database could not return the new keys (SQLite, MySQL)
-        ids = dict(
-            Order.objects.filter(order_id__in=[o.order_id for o in orders]).values_list(
-                "order_id", "pk"
-            )
+def _record_creation(orders: list[dict], actor: str) -> None:
+    # The driver returns no keys of rows inserted together: look them up.
+    ids = dict(
+        Order.objects.filter(order_id__in=[o["order_id"] for o in orders]).values_list(
+            "order_id", "pk"
         )
-    OrderStatusChange.objects.bulk_create(
-        [
-            OrderStatusChange(
-                order_id=ids[order.order_id],
-                from_status="",
-                to_status=order.status,
-                message=order.message or "Received from SalesAPI",
-                actor=actor,
-            )
+    )
+    rows_insert(
+        OrderStatusChange,
+        (
+            {
+                "order": ids[order["order_id"]],
+                "from_status": "",
+                "to_status": order["status"],
+                "message": order.get("message") or "Received from SalesAPI",
+                "actor": actor,
+            }
             for order in orders
-        ],
-        batch_size=500,
+        ),
     )
 
 

@@ -20,12 +20,19 @@ def _bounded_int(text: str):
     return int(text) if len(text) <= MAX_INT_DIGITS else text
 
 
+class UnstorableValue(ValueError):
+    """Well-formed JSON whose value cannot be stored faithfully."""
+
+
 def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
+    raise UnstorableValue(f"{name} is not a JSON number")
 
 
 def loads(text: str, *, whole: bool = True):
     """Parse JSON, raising ValueError for anything unusable.
+
+    ``UnstorableValue``, a ValueError, tells well-formed JSON that cannot be
+    stored from a text that is not JSON at all.
 
     With ``whole`` the value must be storable as it is. Without, only a text
     that cannot be parsed at all is refused: a list of records is then
@@ -38,10 +45,10 @@ def loads(text: str, *, whole: bool = True):
             parse_constant=_refuse_constant if whole else float,
         )
     except RecursionError as err:
-        raise ValueError("JSON nested too deeply") from err
+        raise UnstorableValue("JSON nested too deeply") from err
     problem = storable_problem(value) if whole else None
     if problem:
-        raise ValueError(problem)
+        raise UnstorableValue(problem)
     return value
 
 

@@ -6,6 +6,7 @@ from notifications.api import NotifyView, twilio_status_callback
 from orders.api import OrderStatusView
 from phpservice.auth import LoginView, RefreshView, RevokeView
 from phpservice.health import health, ready
+from phpservice.metrics_endpoint import metrics
 from phpservice.schema import SchemaView, SwaggerView
 
 urlpatterns = [
@@ -23,6 +24,7 @@ urlpatterns = [
     ),
     path("health", health, name="health"),
     path("ready", ready, name="ready"),
+    path("metrics", metrics, name="metrics"),
     path("api/schema", SchemaView.as_view(), name="api-schema"),
     path("api/docs", SwaggerView.as_view(), name="api-docs"),
     path(settings.ADMIN_URL_PATH, admin.site.urls),

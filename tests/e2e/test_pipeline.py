@@ -106,17 +106,51 @@ def test_upstream_that_keeps_failing_rests_in_error_after_the_last_attempt(
     assert sandbox.stats()["bill"]["by_order"][order_id]["requests"] == limit
 
 
-@pytest.mark.parametrize(
-    ("step", "fault", "expected"),
-    [
-        ("bill", "http_400", "BillAPI answered HTTP 400"),
-        ("bill", "malformed", "BillAPI answer is not usable JSON"),
-        ("custom", "html", "CustomAPI answer is an HTML page, not JSON"),
-        ("custom", "malformed", "CustomAPI answer cannot be parsed"),
-    ],
-)
-def test_permanent_failures_go_straight_to_error(
+def test_a_rejected_request_goes_straight_to_error(sandbox, run_pipeline, status_of):
+    record = sales_record()
+    order_id = record["order_id"]
+    sandbox.load_scenario(
+        {"orders": [record], "faults": {order_id: {"bill": "http_400"}}}
+    )
+
+    run_pipeline()
+
+    status = status_of(order_id)
+    assert status["status"] == "ошибка"
+    assert status["message"].startswith("BillAPI answered HTTP 400")
+    assert sandbox.stats()["bill"]["by_order"][order_id]["requests"] == 1
+
+
+UNUSABLE_ANSWERS = [
+    ("bill", "malformed", "BillAPI answer is not usable JSON"),
+    ("bill", "html", "BillAPI answer is not usable JSON"),
+    ("custom", "html", "CustomAPI answer is an HTML page, not JSON"),
+    ("custom", "malformed", "CustomAPI answer cannot be parsed"),
+]
+
+
+@pytest.mark.parametrize(("step", "fault", "expected"), UNUSABLE_ANSWERS)
+def test_an_unusable_answer_is_asked_again_and_the_order_completes(
     sandbox, run_pipeline, status_of, step, fault, expected
+):
+    record = sales_record()
+    order_id = record["order_id"]
+    sandbox.load_scenario(
+        {"orders": [record], "faults": {order_id: {step: [fault, fault]}}}
+    )
+
+    run_pipeline()
+
+    assert status_of(order_id)["status"] == "отправлен"
+    stats = sandbox.stats()
+    assert stats[step]["by_order"][order_id]["requests"] == 3
+    assert stats["bill"]["by_order"][order_id]["effects"] == 1
+    assert stats["custom"]["by_order"][order_id]["accepted"] == 1
+
+
+@pytest.mark.parametrize(("step", "fault", "expected"), UNUSABLE_ANSWERS)
+def test_unusable_answers_without_end_rest_the_order_in_error(
+    sandbox, run_pipeline, status_of, settings, step, fault, expected
 ):
     record = sales_record()
     order_id = record["order_id"]
@@ -127,7 +161,9 @@ def test_permanent_failures_go_straight_to_error(
     status = status_of(order_id)
     assert status["status"] == "ошибка"
     assert status["message"].startswith(expected)
-    assert sandbox.stats()[step]["by_order"][order_id]["requests"] == 1
+    limit = settings.PIPELINE["MAX_ATTEMPTS"]
+    assert f"gave up after {limit} attempts" in status["message"]
+    assert sandbox.stats()[step]["by_order"][order_id]["requests"] == limit
 
 
 def test_rate_limited_call_is_retried(sandbox, run_pipeline, status_of):

@@ -93,11 +93,6 @@ def test_unusable_invoice_goes_straight_to_error(answer, reason):
             "-2",
         ),
         ("{success: false}", "CustomAPI rejected the invoice without a message", ""),
-        (
-            "// comment\n{success: false, error: {code: 7, message: 'x' + 'y'}}",
-            None,
-            None,
-        ),
     ],
 )
 @responses.activate
@@ -109,10 +104,25 @@ def test_custom_verdicts(answer, message, code):
     order = process(order)
 
     assert order.status == OrderStatus.ERROR
-    if message is None:  # an expression: refused unread, never evaluated
-        assert order.message.startswith("CustomAPI answer cannot be parsed")
-    else:
-        assert (order.message, order.error_code) == (message, code)
+    assert (order.message, order.error_code) == (message, code)
+
+
+@responses.activate
+def test_an_expression_is_never_evaluated_and_the_filing_is_asked_again():
+    order = make_order()
+    bill_answers(order)
+    responses.add(
+        responses.POST,
+        CUSTOM_URL,
+        body="// comment\n{success: false, error: {code: 7, message: 'x' + 'y'}}",
+    )
+
+    order = process(order)
+
+    assert order.status == OrderStatus.INVOICED
+    assert order.message.startswith("CustomAPI answer cannot be parsed")
+    assert "attempt 1 of" in order.message
+    assert order.error_code == ""
 
 
 @responses.activate
