@@ -55,3 +55,26 @@ class UpstreamExchange(models.Model):
     def failed(self) -> bool:
         """Return whether the call got no answer or an answer of 400 and up."""
         return bool(self.error) or self.status is None or self.status >= 400
+
+
+class ScheduleRun(models.Model):
+    """One run of a schedule's slot, so that a slot fired twice runs once.
+
+    django-q2 can hand out a slot's task twice: its scheduler queues the task
+    before its transaction commits, and a non-transactional broker (Redis)
+    keeps the task when that transaction then fails and the slot stays due.
+    """
+
+    schedule = models.CharField(max_length=100)
+    slot = models.DateTimeField(help_text="The run time the scheduler intended.")
+    started_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["schedule", "slot"], name="schedule_run_once_per_slot"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schedule} @ {self.slot.isoformat()}"

@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connection, connections, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from integrations.bill import BillClient
@@ -29,6 +29,7 @@ from integrations.custom import CustomClient
 from integrations.http import UpstreamError
 from orders.models import WORKING_STATUSES, Order, OrderStatus
 from orders.services import LeaseLost, order_schedule_retry, order_transition
+from phpservice.metrics import pipeline_retry_observe
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,15 @@ class Clients:
 
 
 def orders_claim_due(*, owner: str, limit: int) -> list[Order]:
-    """Take up to ``limit`` due orders for ``owner`` and return them."""
+    """Take up to ``limit`` due orders for ``owner`` and return them.
+
+    Each order's ``left_behind`` says whether another worker still held it
+    when its lease ran out: that worker died or hung, perhaps because of it.
+    Its unfinished attempt is counted now, since nothing else will count it:
+    an order that kills every worker taking it up is tried a bounded number
+    of times, like one that fails. Counting here rather than as each attempt
+    begins keeps the ordinary path free of a write.
+    """
     now = timezone.now()
     due = Order.objects.filter(
         status__in=WORKING_STATUSES, next_attempt_at__lte=now
@@ -97,13 +106,21 @@ def orders_claim_due(*, owner: str, limit: int) -> list[Order]:
             # Workers claiming at the same moment pass over each other's rows
             # instead of queueing behind them.
             candidates = candidates.select_for_update(skip_locked=True)
-        pks = list(candidates.values_list("pk", flat=True)[:limit])
+        previous_owners = dict(candidates.values_list("pk", "lease_owner")[:limit])
+        pks = list(previous_owners)
         if not pks:
             return []
         # The conditional update is the claim itself: where no row locks
         # exist (SQLite), it still lets only one worker win each order.
         due.filter(pk__in=pks).update(lease_owner=owner, lease_expires_at=lease_until)
-    return list(Order.objects.filter(pk__in=pks, lease_owner=owner))
+        if left_behind := [pk for pk, previous in previous_owners.items() if previous]:
+            Order.objects.filter(pk__in=left_behind, lease_owner=owner).update(
+                attempts=F("attempts") + 1
+            )
+    orders = list(Order.objects.filter(pk__in=pks, lease_owner=owner))
+    for order in orders:
+        order.left_behind = bool(previous_owners[order.pk])
+    return orders
 
 
 def order_process_now(*, order: Order, clients: Clients | None = None) -> Order:
@@ -133,6 +150,8 @@ def order_advance(*, order: Order, owner: str, clients: Clients) -> Order:
     """Work a claimed order until it rests, waits for a retry, or is lost."""
     while order.status in WORKING_STATUSES:
         try:
+            if not _attempts_left(order=order, owner=owner):
+                break
             order = _take_step(order=order, owner=owner, clients=clients)
         except UpstreamError as err:
             _note_failure(
@@ -147,6 +166,42 @@ def order_advance(*, order: Order, owner: str, clients: Clients) -> Order:
             logger.warning("order.lease_lost", extra={"order_id": order.order_id})
             break
     return order
+
+
+def _attempts_left(*, order: Order, owner: str) -> bool:
+    """Return whether the order may be tried again; rest it in error if not.
+
+    Failures are bounded where they are noted; this bounds the attempts that
+    never finished, which ``orders_claim_due`` counts when it takes up an
+    order a dead worker left behind.
+    """
+    limit = settings.PIPELINE["MAX_ATTEMPTS"]
+    if order.attempts < limit:
+        return True
+    # The last attempt began and its outcome was never recorded: the worker
+    # making it was killed, crashed or lost the database.
+    step = STEP_LABELS[order.status]
+    order_transition(
+        order=order,
+        to_status=OrderStatus.ERROR,
+        actor=ACTOR,
+        message=(
+            f"{step}: attempt {order.attempts} of {limit} never finished: the "
+            "worker making it stopped (crashed, was killed or lost the "
+            f"database) — gave up after {order.attempts} attempts"
+        ),
+        lease_owner=owner,
+        updates={
+            "lease_owner": "",
+            "lease_expires_at": None,
+            "attempts": order.attempts,
+        },
+    )
+    logger.error(
+        "order.attempts_unfinished",
+        extra={"order_id": order.order_id, "step": step, "attempts": limit},
+    )
+    return False
 
 
 def _take_step(*, order: Order, owner: str, clients: Clients) -> Order:
@@ -219,6 +274,7 @@ def _note_failure(
             next_attempt_at=next_at,
             message=message,
         ):
+            pipeline_retry_observe(step=step)
             logger.info(
                 "order.retry_scheduled",
                 extra={
@@ -268,10 +324,18 @@ def orders_process_due(
     if connection.vendor == "sqlite":
         # SQLite has one writer at a time; threads would only queue.
         concurrency = 1
+    outcomes: list[Order] = []
+    # Orders a dead worker left behind are worked first, one at a time and
+    # with nothing else in flight: if one of them is what kills workers, its
+    # next kill costs no other order an unfinished attempt.
+    left_behind = [order for order in orders if order.left_behind]
+    if left_behind:
+        clients = Clients()
+        outcomes.extend(_advance_safely(order, owner, clients) for order in left_behind)
     work: queue.SimpleQueue = queue.SimpleQueue()
     for order in orders:
-        work.put(order)
-    outcomes: list[Order] = []
+        if not order.left_behind:
+            work.put(order)
 
     def lane() -> None:
         clients = Clients()
@@ -286,8 +350,8 @@ def orders_process_due(
             if threading.current_thread() is not threading.main_thread():
                 connections.close_all()
 
-    lanes = min(concurrency, len(orders))
-    if lanes == 1:
+    lanes = min(concurrency, work.qsize())
+    if lanes <= 1:
         lane()
     else:
         threads = [threading.Thread(target=lane, daemon=True) for _ in range(lanes)]

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -20,6 +20,7 @@ from integrations.models import SalesCursor
 from integrations.pipeline import worker_name
 from integrations.sales import SalesClient
 from orders.services import IngestResult, orders_ingest, orders_reject_record
+from phpservice.database import connections_drop_broken
 from phpservice.payloads import clean_text
 
 logger = logging.getLogger(__name__)
@@ -61,10 +62,21 @@ def _claim_cursor(owner: str) -> SalesCursor | None:
 def sales_poll(*, client: SalesClient | None = None) -> PollResult:
     """Fetch SalesAPI's pages after the kept cursor and save their orders."""
     owner = worker_name()
-    state = _claim_cursor(owner)
+    try:
+        state = _claim_cursor(owner)
+    except DatabaseError as err:
+        # The database is away: there is no cursor to poll from. The next
+        # poll tries again on a fresh connection.
+        connections_drop_broken()
+        error = f"The database is unavailable ({type(err).__name__}): {err}"
+        logger.error("sales.poll_failed", extra={"error": error})
+        return PollResult(error=error)
     if state is None:
         logger.info("sales.poll_skipped", extra={"reason": "another poll is running"})
         return PollResult(skipped=True)
+    # Taken after the claim and (below) before the release, so the logged
+    # span lies inside the lease: spans of two polls never overlap.
+    held_from = timezone.now()
 
     client = client or SalesClient()
     result = PollResult()
@@ -102,20 +114,49 @@ def sales_poll(*, client: SalesClient | None = None) -> PollResult:
     except UpstreamError as err:
         result.error = str(err)
         logger.error("sales.poll_failed", extra={"error": result.error})
+    except DatabaseError as err:
+        # The page being saved was rolled back whole and the cursor still
+        # names it, so the next poll asks for it again: nothing is skipped.
+        result.error = (
+            f"The database failed while polling ({type(err).__name__}): {err}"
+        )
+        logger.exception("sales.poll_failed")
     except Exception as err:
         # A poll must never take its caller down: the next one tries again.
         result.error = f"Internal error while polling ({type(err).__name__}): {err}"
         logger.exception("sales.poll_crashed")
     finally:
-        release = {"lease_owner": "", "lease_expires_at": None}
-        if result.error:
-            release["last_error"] = clean_text(result.error, limit=2000)
+        held_until = timezone.now()
+        _release_cursor(owner, result.error)
+
+    logger.info(
+        "sales.poll_done",
+        extra={
+            "poll": asdict(result),
+            "owner": owner,
+            "held_from": held_from.isoformat(),
+            "held_until": held_until.isoformat(),
+        },
+    )
+    return result
+
+
+def _release_cursor(owner: str, error: str) -> None:
+    release = {"lease_owner": "", "lease_expires_at": None}
+    if error:
+        release["last_error"] = clean_text(error, limit=2000)
+    # After a database error the connection may be dead; a fresh one may
+    # already reach a server that came back.
+    connections_drop_broken()
+    try:
         SalesCursor.objects.filter(name=CURSOR_NAME, lease_owner=owner).update(
             **release
         )
-
-    logger.info("sales.poll_done", extra={"poll": asdict(result)})
-    return result
+    except DatabaseError:
+        # Still away: the lease runs out after SALES_POLL_LEASE_SECONDS and
+        # a later poll takes the cursor up where it was last saved.
+        connections_drop_broken()
+        logger.exception("sales.poll_lease_not_released")
 
 
 def _ingest_page(records: list):

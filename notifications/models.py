@@ -15,6 +15,11 @@ class Channel(models.TextChoices):
 class NotificationStatus(models.TextChoices):
     """Where a notification is; the provider's delivery reports move it on."""
 
+    # Handed to the provider, no answer recorded yet. A notification left
+    # here (its process died mid-call) may have gone out: it is never sent
+    # again from here, and notifications_reconcile_interrupted moves it to
+    # unknown once no call can still be running.
+    SENDING = "sending", "sending"
     QUEUED = "queued", "queued"
     SENT = "sent", "sent"
     DELIVERED = "delivered", "delivered"
@@ -62,7 +67,10 @@ class Notification(models.Model):
             models.Index(
                 fields=["order", "channel", "created_at"],
                 name="notification_recent_idx",
-            )
+            ),
+            # The metrics count notifications by channel and status at every
+            # scrape: from this index alone, not from the wide rows.
+            models.Index(fields=["channel", "status"], name="notification_status_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -21,6 +21,10 @@ logger = logging.getLogger(__name__)
 SENDERS = {Channel.EMAIL: email_send, Channel.SMS: sms_send}
 RECIPIENTS = {Channel.EMAIL: email_recipient, Channel.SMS: sms_recipient}
 MASKS = {Channel.EMAIL: mask_email, Channel.SMS: mask_phone}
+PROVIDERS = {Channel.EMAIL: "Mailgun", Channel.SMS: "Twilio"}
+
+# Who notes an interrupted sending in the order's history.
+RECONCILE_ACTOR = "notifications-reconcile"
 
 # Outcome → HTTP status of the answer to POST /notify.
 ANSWER_STATUS = {
@@ -32,6 +36,7 @@ ANSWER_STATUS = {
 # How far along each status is; a delivery report never moves a notification
 # back (reports may arrive out of order).
 PROGRESS = {
+    NotificationStatus.SENDING: -1,
     NotificationStatus.UNKNOWN: -1,
     NotificationStatus.QUEUED: 0,
     NotificationStatus.SENT: 1,
@@ -209,12 +214,16 @@ def _start(order, channel, recipient, user, idempotency_key) -> Notification:
         )
     try:
         with transaction.atomic():
+            # Committed before the call, in ``sending``: should the process
+            # die mid-call, this row (and its idempotency key) still tells
+            # that the message may have gone out, and nothing sends it again.
             return Notification.objects.create(
                 order=order,
                 channel=channel,
                 recipient=recipient,
                 requested_by=user,
                 idempotency_key=idempotency_key,
+                status=NotificationStatus.SENDING,
             )
     except IntegrityError as err:
         raise NotifyRefused(
@@ -222,6 +231,74 @@ def _start(order, channel, recipient, user, idempotency_key) -> Notification:
             "A request with this Idempotency-Key is still being carried out.",
             http_status=409,
         ) from err
+
+
+def notifications_reconcile_interrupted(
+    *, older_than_seconds: float | None = None
+) -> int:
+    """Mark notifications stuck in ``sending`` as ``unknown``; return how many.
+
+    A notification is ``sending`` only while its call runs, which the
+    providers' timeouts bound; one older than ``NOTIFY_SENDING_TIMEOUT_SECONDS``
+    was left by a process that died mid-call. It may have gone out, so it
+    becomes ``unknown`` and is never sent again: a repeat of its request gets
+    a 504 answer saying so, and the order's history tells staff.
+    """
+    if older_than_seconds is None:
+        older_than_seconds = settings.NOTIFY["SENDING_TIMEOUT_SECONDS"]
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stuck = Notification.objects.filter(
+        status=NotificationStatus.SENDING, created_at__lt=cutoff
+    ).select_related("order")
+    return sum(_mark_interrupted(notification) for notification in stuck)
+
+
+def _mark_interrupted(notification: Notification) -> bool:
+    channel = notification.channel
+    message = (
+        f"The sending stopped before {PROVIDERS[channel]} answered (its process "
+        "ended); the message may have been sent, so it is not sent again "
+        "automatically"
+    )
+    recipient = MASKS[channel](notification.recipient)
+    body = {
+        "success": False,
+        "notification_id": notification.pk,
+        "order_id": notification.order.order_id,
+        "channel": channel,
+        "status": NotificationStatus.UNKNOWN,
+        "recipient": recipient,
+        "error": {"code": "interrupted", "message": message},
+    }
+    with transaction.atomic():
+        # Only while still sending: a call that finished meanwhile keeps the
+        # outcome it recorded.
+        updated = Notification.objects.filter(
+            pk=notification.pk, status=NotificationStatus.SENDING
+        ).update(
+            status=NotificationStatus.UNKNOWN,
+            error_code="interrupted",
+            error_message=message,
+            response=body,
+            response_status=ANSWER_STATUS[NotificationStatus.UNKNOWN],
+            updated_at=timezone.now(),
+        )
+        if not updated:
+            return False
+        order_note(
+            order=notification.order,
+            message=f"{Channel(channel).label} to {recipient}: unknown: {message}",
+            actor=RECONCILE_ACTOR,
+        )
+    logger.warning(
+        "notification.interrupted",
+        extra={
+            "order_id": notification.order.order_id,
+            "channel": channel,
+            "notification_id": notification.pk,
+        },
+    )
+    return True
 
 
 def notification_record_delivery(

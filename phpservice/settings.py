@@ -7,9 +7,11 @@ service runs on embedded defaults: an SQLite file and the sandbox upstreams on
 be set, or start-up fails with ``ImproperlyConfigured`` naming it.
 """
 
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import environ
 
@@ -363,6 +365,10 @@ TWILIO = {
 NOTIFY = {
     "COOLDOWN_SECONDS": env.int("NOTIFY_COOLDOWN_SECONDS", default=60),
     "PHONE_REGION": env.str("NOTIFY_PHONE_REGION", default="RU"),
+    # A notification still "sending" after this long was left by a process
+    # that died mid-call, and becomes "unknown". Keep it well above the
+    # providers' timeouts (MAILGUN_*_TIMEOUT, TWILIO_TIMEOUT).
+    "SENDING_TIMEOUT_SECONDS": env.int("NOTIFY_SENDING_TIMEOUT_SECONDS", default=300),
 }
 
 # Throttle counters live in the cache: give several web nodes a shared one
@@ -372,7 +378,9 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 # --- Background work (django-q2) ------------------------------------------
 # The ORM broker needs nothing beyond the database. ``retry`` is kept above
 # ``timeout`` so that a task still running is never handed out twice, and
-# missed schedules are not replayed in a burst after downtime.
+# missed schedules are not replayed in a burst after downtime. Q_REDIS_URL
+# moves the queue to Redis instead, which takes the polling load off the
+# database when several worker nodes share it (see docs/deploy.md).
 
 Q_CLUSTER = {
     "name": "phpservice",
@@ -388,6 +396,41 @@ Q_CLUSTER = {
 }
 if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
     raise ImproperlyConfigured("Q_RETRY_SECONDS must be larger than Q_TIMEOUT_SECONDS.")
+Q_REDIS_URL = env.str("Q_REDIS_URL", default="")
+Q_REDIS_PASSWORD = ""
+if Q_REDIS_URL:
+    redis_url = urlsplit(Q_REDIS_URL)
+    if redis_url.scheme not in ("redis", "rediss", "unix"):
+        raise ImproperlyConfigured(
+            "Q_REDIS_URL must be a redis://, rediss:// or unix:// URL, "
+            "e.g. redis://127.0.0.1:6379/0."
+        )
+    # Without timeouts a Redis that stops answering would hang workers and
+    # /ready; the URL's own socket_timeout/socket_connect_timeout win.
+    redis_options = {"socket_connect_timeout": "3", "socket_timeout": "10"}
+    redis_options.update(parse_qsl(redis_url.query))
+    # django-q2 takes the first broker it finds configured: drop the ORM's.
+    del Q_CLUSTER["orm"]
+    Q_CLUSTER["redis"] = redis_url._replace(query=urlencode(redis_options)).geturl()
+    Q_REDIS_PASSWORD = redis_url.password or ""
+
+# --- Metrics (Prometheus) -------------------------------------------------
+# GET /metrics asks for "Authorization: Bearer METRICS_TOKEN"; without a token
+# it answers 404 unless DEBUG is on. See docs/metrics.md.
+
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Read by prometheus_client itself when it is first imported; checked here so
+# that a missing directory stops start-up instead of the first counted call.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if not PROMETHEUS_MULTIPROC_DIR:
+    # Set but empty would still turn the mode on, writing into the current
+    # directory: empty means off.
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+elif not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR} is not a directory; "
+        "create it (empty) before starting, or unset it."
+    )
 
 # --- Logging ------------------------------------------------------------------
 
@@ -400,6 +443,8 @@ LOG_SECRET_SETTINGS = [
     "ANYMAIL.MAILGUN_WEBHOOK_SIGNING_KEY",
     "ANYMAIL.WEBHOOK_SECRET",
     "TWILIO.AUTH_TOKEN",
+    "METRICS_TOKEN",
+    "Q_REDIS_PASSWORD",
 ]
 
 from phpservice.logging import build_logging_config  # noqa: E402
@@ -422,7 +467,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=655
 
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # Load balancers probe these over plain HTTP from inside the network.
-SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
     "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True

@@ -1,3 +1,4 @@
+import logging
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -8,6 +9,9 @@ from integrations.pipeline import orders_process_due
 from integrations.polling import sales_poll
 from orders.models import WORKING_STATUSES, Order, OrderStatus
 from orders.selectors import order_status_counts
+from phpservice.database import DATABASE_UNAVAILABLE, connections_drop_broken
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -49,13 +53,26 @@ class Command(BaseCommand):
         deadline = time.monotonic() + max_wait
         worked = 0
         while True:
-            claimed = orders_process_due().claimed
-            worked += claimed
-            if claimed:
+            try:
+                claimed = orders_process_due().claimed
+                worked += claimed
+                if claimed:
+                    continue
+                waiting = Order.objects.filter(status__in=WORKING_STATUSES).aggregate(
+                    count=Count("pk"), next_due=Min("next_attempt_at")
+                )
+            except DATABASE_UNAVAILABLE as err:
+                # A database restart is waited out like a retry: the orders
+                # held when it went away are free again when their leases end.
+                connections_drop_broken()
+                logger.warning(
+                    "pipeline.database_unavailable", extra={"error": str(err)}
+                )
+                if time.monotonic() >= deadline:
+                    problems.append(f"the database did not answer: {err}")
+                    break
+                time.sleep(1.0)
                 continue
-            waiting = Order.objects.filter(status__in=WORKING_STATUSES).aggregate(
-                count=Count("pk"), next_due=Min("next_attempt_at")
-            )
             if not waiting["count"]:
                 break
             if time.monotonic() >= deadline:
