@@ -30,24 +30,37 @@ EXCHANGE_BODY_MAX_CHARS = 16_000
 MAX_URL_CHARS = UpstreamExchange._meta.get_field("url").max_length
 MAX_KEY_CHARS = UpstreamExchange._meta.get_field("idempotency_key").max_length
 
-_current_order_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "exchange_order_id", default=None
+# The order exchanges made now belong to: its order_id and, when the code
+# that named it knew it, its primary key.
+_current_order: contextvars.ContextVar[tuple[str, int | None] | None] = (
+    contextvars.ContextVar("exchange_order", default=None)
 )
 
 
 @contextlib.contextmanager
-def exchanges_of_order(order_id: str):
-    """Attribute the upstream exchanges made inside the block to the order."""
-    token = _current_order_id.set(order_id)
+def exchanges_of_order(order_id: str, *, pk: int | None = None):
+    """Attribute the upstream exchanges made inside the block to the order.
+
+    Given the order's ``pk``, keeping an exchange need not look it up.
+    """
+    token = _current_order.set((order_id, pk))
     try:
         yield
     finally:
-        _current_order_id.reset(token)
+        _current_order.reset(token)
 
 
 def current_order_id() -> str | None:
     """Return the order that exchanges made now belong to, if any."""
-    return _current_order_id.get()
+    current = _current_order.get()
+    return current[0] if current else None
+
+
+def _order_pk(order_id: str) -> int | None:
+    current = _current_order.get()
+    if current and current[0] == order_id and current[1] is not None:
+        return current[1]
+    return Order.objects.filter(order_id=order_id).values_list("pk", flat=True).first()
 
 
 def exchange_body_limit() -> int:
@@ -83,13 +96,13 @@ def exchange_keep(
         return clean_text(text or "", limit=cap)
 
     try:
-        order_pk = (
-            Order.objects.filter(order_id=order_id).values_list("pk", flat=True).first()
-        )
+        order_pk = _order_pk(order_id)
         if order_pk is None:
             return None
-        # A savepoint: a refused row must not spoil a caller's transaction.
-        with transaction.atomic():
+        # Inside a caller's transaction, a savepoint: a refused row must not
+        # spoil it. Outside one, the insert commits by itself.
+        in_transaction = transaction.get_connection().in_atomic_block
+        with transaction.atomic() if in_transaction else contextlib.nullcontext():
             return UpstreamExchange.objects.create(
                 order_id=order_pk,
                 upstream=upstream[:32],

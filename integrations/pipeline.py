@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from integrations.bill import BillClient
 from integrations.custom import CustomClient
+from integrations.exchanges import exchanges_of_order
 from integrations.http import UpstreamError
 from orders.models import WORKING_STATUSES, Order, OrderStatus
 from orders.services import LeaseLost, order_schedule_retry, order_transition
@@ -152,7 +153,8 @@ def order_advance(*, order: Order, owner: str, clients: Clients) -> Order:
         try:
             if not _attempts_left(order=order, owner=owner):
                 break
-            order = _take_step(order=order, owner=owner, clients=clients)
+            with exchanges_of_order(order.order_id, pk=order.pk):
+                order = _take_step(order=order, owner=owner, clients=clients)
         except UpstreamError as err:
             _note_failure(
                 order=order,

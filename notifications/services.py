@@ -117,7 +117,7 @@ def notification_send(
         ) from err
 
     notification = _start(order, channel, recipient, user, idempotency_key)
-    with exchanges_of_order(order.order_id):
+    with exchanges_of_order(order.order_id, pk=order.pk):
         outcome = SENDERS[channel](order=order, recipient=recipient)
 
     body = {

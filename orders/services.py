@@ -88,32 +88,19 @@ def order_transition(
     ``updates`` are further fields saved with the change (e.g. the invoice).
     Only the changed columns are written: the payload and invoice stay put.
     """
-    current = (
-        Order.objects.select_for_update()
-        .filter(pk=order.pk)
-        .values("status", "lease_owner")
-        .get()
-    )
-    if lease_owner is not None and current["lease_owner"] != lease_owner:
-        raise LeaseLost(f"order {order.order_id} is now held by another worker")
-    from_status = current["status"]
-    if to_status not in ALLOWED_TRANSITIONS[from_status]:
-        raise InvalidTransition(
-            f"order {order.order_id} cannot go from {from_status} to {to_status}"
-        )
-
-    changes = {
-        "status": to_status,
-        "message": message,
-        "error_code": error_code,
-        # A new status starts its step afresh: due now while there is work
-        # left, not due at all once the order rests.
-        "attempts": 0,
-        "next_attempt_at": timezone.now() if to_status in WORKING_STATUSES else None,
-        **(updates or {}),
-        "updated_at": timezone.now(),
-    }
-    Order.objects.filter(pk=order.pk).update(**changes)
+    changes = _transition_changes(to_status, message, error_code, updates)
+    # Usually the order is still as the caller read it: one conditional
+    # UPDATE both checks and makes the change. Otherwise (another worker took
+    # it, or the caller's copy is old) the row is read under a lock to say why.
+    guard = {"pk": order.pk, "status": order.status}
+    if lease_owner is not None:
+        guard["lease_owner"] = lease_owner
+    from_status = order.status
+    if to_status not in ALLOWED_TRANSITIONS.get(from_status, ()) or not (
+        Order.objects.filter(**guard).update(**changes)
+    ):
+        from_status = _locked_status(order, to_status, lease_owner)
+        Order.objects.filter(pk=order.pk).update(**changes)
     for name, value in changes.items():
         setattr(order, name, value)
 
@@ -134,6 +121,38 @@ def order_transition(
         },
     )
     return order
+
+
+def _locked_status(order: Order, to_status: str, lease_owner: str | None) -> str:
+    """Return the order's status read under a lock, if it may go to ``to_status``."""
+    current = (
+        Order.objects.select_for_update()
+        .filter(pk=order.pk)
+        .values("status", "lease_owner")
+        .get()
+    )
+    if lease_owner is not None and current["lease_owner"] != lease_owner:
+        raise LeaseLost(f"order {order.order_id} is now held by another worker")
+    from_status = current["status"]
+    if to_status not in ALLOWED_TRANSITIONS[from_status]:
+        raise InvalidTransition(
+            f"order {order.order_id} cannot go from {from_status} to {to_status}"
+        )
+    return from_status
+
+
+def _transition_changes(to_status, message, error_code, updates) -> dict:
+    return {
+        "status": to_status,
+        "message": message,
+        "error_code": error_code,
+        # A new status starts its step afresh: due now while there is work
+        # left, not due at all once the order rests.
+        "attempts": 0,
+        "next_attempt_at": timezone.now() if to_status in WORKING_STATUSES else None,
+        **(updates or {}),
+        "updated_at": timezone.now(),
+    }
 
 
 def order_schedule_retry(

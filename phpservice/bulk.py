@@ -57,19 +57,21 @@ def rows_insert(
         if not isinstance(field, models.AutoField)
     ]
     now = timezone.now()
-    takers = []
+    columns = []
     for field in fields:
-        prepare = _preparer(field, connection)
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            moment = prepare(now)
-            takers.append(lambda row, moment=moment: moment)
+            moment = field.get_db_prep_save(now, connection=connection)
+            columns.append([moment] * len(rows))
+            continue
+        name = field.name
+        raw = [row[name] if name in row else field.get_default() for row in rows]
+        if not isinstance(field, models.JSONField) and all(
+            value is None or type(value) is str for value in raw
+        ):
+            columns.append(raw)  # text goes to the driver as it is
         else:
-            takers.append(
-                lambda row, name=field.name, prepare=prepare, field=field: prepare(
-                    row[name] if name in row else field.get_default()
-                )
-            )
-    values = [tuple(take(row) for take in takers) for row in rows]
+            columns.append(map(_preparer(field, connection), raw))
+    values = list(zip(*columns, strict=True))
 
     # Names come from the model's metadata, quoted; values are parameters.
     quote = connection.ops.quote_name
