@@ -8,6 +8,7 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
+        from integrations import checks  # noqa: F401  (registers them)
         from integrations.schedules import schedules_sync
 
         # Run once migrations are in, so that `qcluster` finds its schedules

@@ -29,7 +29,13 @@ from integrations.custom import CustomClient
 from integrations.exchanges import exchanges_of_order
 from integrations.http import UpstreamError
 from orders.models import WORKING_STATUSES, Order, OrderStatus
-from orders.services import LeaseLost, order_schedule_retry, order_transition
+from orders.services import (
+    LeaseLost,
+    lease_expiry,
+    order_renew_lease,
+    order_schedule_retry,
+    order_transition,
+)
 from phpservice.metrics import pipeline_retry_observe
 
 logger = logging.getLogger(__name__)
@@ -151,6 +157,8 @@ def order_advance(*, order: Order, owner: str, clients: Clients) -> Order:
     """Work a claimed order until it rests, waits for a retry, or is lost."""
     while order.status in WORKING_STATUSES:
         try:
+            if not _hold(order=order, owner=owner):
+                break
             if not _attempts_left(order=order, owner=owner):
                 break
             with exchanges_of_order(order.order_id, pk=order.pk):
@@ -168,6 +176,24 @@ def order_advance(*, order: Order, owner: str, clients: Clients) -> Order:
             logger.warning("order.lease_lost", extra={"order_id": order.order_id})
             break
     return order
+
+
+def _hold(*, order: Order, owner: str) -> bool:
+    """Make sure the lease covers the step about to start; False if it is lost.
+
+    A claim's lease starts when the batch is claimed, and an order may wait in
+    its lane behind others; a lease half gone is renewed before the call, so
+    that another worker does not take up an order whose worker is alive.
+    """
+    if order.lease_expires_at is not None:
+        remaining = (order.lease_expires_at - timezone.now()).total_seconds()
+        if remaining > settings.PIPELINE["LEASE_SECONDS"] / 2:
+            return True
+    if order_renew_lease(order=order, lease_owner=owner):
+        order.lease_expires_at = lease_expiry()
+        return True
+    logger.warning("order.lease_lost", extra={"order_id": order.order_id})
+    return False
 
 
 def _attempts_left(*, order: Order, owner: str) -> bool:

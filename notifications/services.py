@@ -134,7 +134,12 @@ def notification_send(
         body["error"] = {"code": outcome.error_code, "message": outcome.error_message}
     http_status = ANSWER_STATUS[outcome.status]
 
-    Notification.objects.filter(pk=notification.pk).update(
+    # Only while still sending: a call that outlived the reconcile does not
+    # change the answer its key has given (``unknown``); staff read the late
+    # outcome in the order's history.
+    recorded = Notification.objects.filter(
+        pk=notification.pk, status=NotificationStatus.SENDING
+    ).update(
         status=outcome.status,
         provider_message_id=outcome.provider_message_id,
         error_code=outcome.error_code,
@@ -146,6 +151,10 @@ def notification_send(
     verdict = (
         "accepted" if outcome.accepted else f"{outcome.status}: {outcome.error_message}"
     )
+    if not recorded:
+        verdict += " (answered after it was marked unknown)"
+        notification.refresh_from_db()
+        body, http_status = notification.response, notification.response_status
     order_note(
         order=order,
         message=f"{Channel(channel).label} to {body['recipient']}: {verdict}",
@@ -192,6 +201,18 @@ def _start(order, channel, recipient, user, idempotency_key) -> Notification:
     # The order's row lock makes the cooldown check and the new row one step,
     # so two requests at the same moment cannot both pass the check.
     Order.objects.select_for_update().filter(pk=order.pk).first()
+    # A sending whose outcome is not known yet, however old, holds off every
+    # new one: its process may have died after the message went out, and the
+    # reconcile has not said so yet.
+    if Notification.objects.filter(
+        order=order, channel=channel, status=NotificationStatus.SENDING
+    ).exists():
+        raise NotifyRefused(
+            "in_progress",
+            f"A notification of this order by {Channel(channel).label} is still "
+            "being sent; its outcome is not known yet.",
+            http_status=409,
+        )
     cooldown = settings.NOTIFY["COOLDOWN_SECONDS"]
     last = (
         Notification.objects.filter(

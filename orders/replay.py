@@ -23,6 +23,7 @@ import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import QuerySet
 from django_q.tasks import async_task
 
@@ -60,12 +61,16 @@ def replay_step(order: Order) -> str:
     return OrderStatus.PROCESSING
 
 
+@transaction.atomic
 def order_replay_start(*, order: Order, user) -> Order:
     """Move a failed order back to the step that failed; return it fresh.
 
     Raise ReplayRefused when the order is not in error, or when its SalesAPI
     data is invalid (BillAPI would only be sent the same again).
     """
+    # Decided on the row as it is now, locked: a copy another member of staff
+    # has replayed since would reuse a filing round CustomAPI already refused.
+    order = Order.objects.select_for_update().get(pk=order.pk)
     if order.status != OrderStatus.ERROR:
         raise ReplayRefused(
             f"Order {order.order_id} is {order.get_status_display()}; only "

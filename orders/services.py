@@ -9,8 +9,9 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
@@ -89,6 +90,9 @@ def order_transition(
     Only the changed columns are written: the payload and invoice stay put.
     """
     changes = _transition_changes(to_status, message, error_code, updates)
+    if lease_owner is not None and to_status in WORKING_STATUSES:
+        # The worker goes on to the next step: its lease covers that step.
+        changes.setdefault("lease_expires_at", lease_expiry())
     # Usually the order is still as the caller read it: one conditional
     # UPDATE both checks and makes the change. Otherwise (another worker took
     # it, or the caller's copy is old) the row is read under a lock to say why.
@@ -121,6 +125,20 @@ def order_transition(
         },
     )
     return order
+
+
+def lease_expiry() -> datetime:
+    """Return when a lease taken or renewed now runs out."""
+    return timezone.now() + timedelta(seconds=settings.PIPELINE["LEASE_SECONDS"])
+
+
+def order_renew_lease(*, order: Order, lease_owner: str) -> bool:
+    """Renew the worker's lease on the order; False when it holds it no more."""
+    return bool(
+        Order.objects.filter(pk=order.pk, lease_owner=lease_owner).update(
+            lease_expires_at=lease_expiry()
+        )
+    )
 
 
 def _locked_status(order: Order, to_status: str, lease_owner: str | None) -> str:

@@ -14,7 +14,11 @@ import hmac
 import os
 
 from prometheus_client import REGISTRY, CollectorRegistry
-from prometheus_client.exposition import choose_encoder
+from prometheus_client.exposition import (
+    CONTENT_TYPE_LATEST,
+    choose_encoder,
+    generate_latest,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from django.conf import settings
@@ -90,10 +94,22 @@ def metrics(request):
         response["Allow"] = "GET, HEAD"
         return response
 
-    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    encoder, content_type = _encoder_for(request.headers.get("Accept", ""))
     return HttpResponse(
         encoder(scrape_registry(database=True)), content_type=content_type
     )
+
+
+def _encoder_for(accept: str):
+    """Return the exposition format the scraper asks for, or the plain one.
+
+    prometheus_client fails on an ``Accept`` it cannot parse (an OpenMetrics
+    version that is not a number); such a scraper gets the text format.
+    """
+    try:
+        return choose_encoder(accept)
+    except (TypeError, ValueError):
+        return generate_latest, CONTENT_TYPE_LATEST
 
 
 def metrics_wsgi_app(*, database: bool):
@@ -124,7 +140,7 @@ def _answer(environ, *, database: bool) -> tuple[str, list, bytes]:
     if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
         return "405 Method Not Allowed", [("Allow", "GET, HEAD")], b""
 
-    encoder, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
+    encoder, content_type = _encoder_for(environ.get("HTTP_ACCEPT", ""))
     try:
         body = encoder(scrape_registry(database=database))
     finally:

@@ -129,6 +129,23 @@ def test_scrape_with_the_token_serves_the_text_format(client):
     assert "phpservice_database_metrics_up 1.0" in response.content.decode()
 
 
+@pytest.mark.parametrize(
+    "accept",
+    ["application/openmetrics-text; version=abc", "application/openmetrics-text"],
+)
+def test_a_scraper_asking_for_openmetrics_gets_a_format_it_can_read(client, accept):
+    response = client.get("/metrics", HTTP_ACCEPT=accept, **AUTH)
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "phpservice_database_metrics_up" in body
+    if "version=abc" in accept:  # not a version: the plain text format
+        assert response["Content-Type"].startswith("text/plain; version=")
+    else:
+        assert response["Content-Type"].startswith("application/openmetrics-text")
+        assert body.rstrip().endswith("# EOF")
+
+
 def test_metrics_are_exempt_from_the_https_redirect(client, settings):
     settings.SECURE_SSL_REDIRECT = True
 
