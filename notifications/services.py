@@ -1,6 +1,7 @@
 """Business actions on notifications: send one, record a delivery report."""
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -225,13 +226,14 @@ def _start(order, channel, recipient, user, idempotency_key) -> Notification:
         .first()
     )
     if last is not None:
-        wait = cooldown - (timezone.now() - last.created_at).total_seconds()
+        elapsed = (timezone.now() - last.created_at).total_seconds()
+        wait = max(math.ceil(cooldown - elapsed), 1)
         raise NotifyRefused(
             "cooldown",
             f"This order was notified by {Channel(channel).label} moments ago; "
-            f"try again in {max(int(wait), 1)} s.",
+            f"try again in {wait} s.",
             http_status=429,
-            retry_after=max(int(wait) + 1, 1),
+            retry_after=wait,
         )
     try:
         with transaction.atomic():
