@@ -133,10 +133,12 @@ class NotifyView(APIView):
 
 
 def _refusal(refused: NotifyRefused) -> Response:
+    # Nothing was sent: the service's error shape, like a 400 or a 404, not
+    # the answer shape that tells a provider's verdict (200, 502, 504).
     error = {"code": refused.code, "message": refused.message}
     if refused.field:
         error["fields"] = {refused.field: [refused.message]}
-    response = Response({"success": False, "error": error}, status=refused.http_status)
+    response = Response({"error": error}, status=refused.http_status)
     if refused.retry_after:
         response["Retry-After"] = str(refused.retry_after)
     return response

@@ -150,8 +150,11 @@ def test_cooldown_answers_429_with_retry_after(messaging_sandbox, notify):
     email = notify(order.order_id, "email")
 
     assert again.status_code == 429
+    # The service's one error shape; the wait it names is Retry-After's.
+    assert list(again.json()) == ["error"]
     assert again.json()["error"]["code"] == "cooldown"
-    assert 1 <= int(again["Retry-After"]) <= 61
+    assert 1 <= int(again["Retry-After"]) <= 60
+    assert f"try again in {again['Retry-After']} s" in again.json()["error"]["message"]
     assert email.status_code == 200  # the cooldown is per channel
     assert messaging_sandbox.stats()["twilio"]["accepted"] == 1
 
