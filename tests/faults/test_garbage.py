@@ -16,9 +16,11 @@ Already proven elsewhere, and not repeated here:
 - a ``next_cursor`` that is too long, not text or not printable, JSON nested
   too deeply, records that are null, unstorable or invalid —
   tests/integrations/test_polling.py;
-- BillAPI's cut-off JSON, CustomAPI's HTML page and cut-off answer go to
-  ``ошибка`` after one call — tests/e2e/test_pipeline.py
-  ``test_permanent_failures_go_straight_to_error``;
+- BillAPI's cut-off JSON and HTML page, CustomAPI's HTML page and cut-off
+  answer are asked again and the order completes, or rests in ``ошибка`` after
+  the attempt limit — tests/e2e/test_pipeline.py
+  ``test_an_unusable_answer_is_asked_again_and_the_order_completes`` and
+  ``test_unusable_answers_without_end_rest_the_order_in_error``;
 - the same order delivered twice, or again after the cursor is reset, is one
   row — ``test_same_order_polled_twice_is_one_row``.
 """
