@@ -145,9 +145,9 @@ def _release_cursor(owner: str, error: str) -> None:
     release = {"lease_owner": "", "lease_expires_at": None}
     if error:
         release["last_error"] = clean_text(error, limit=2000)
-    # After a database error the connection may be dead; a fresh one may
-    # already reach a server that came back.
-    connections_drop_broken()
+        # After a database error the connection may be dead; a fresh one may
+        # already reach a server that came back.
+        connections_drop_broken()
     try:
         SalesCursor.objects.filter(name=CURSOR_NAME, lease_owner=owner).update(
             **release

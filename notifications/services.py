@@ -12,6 +12,7 @@ from django.utils import timezone
 from integrations.exchanges import exchanges_of_order
 from notifications.email import email_recipient, email_send
 from notifications.models import Channel, Notification, NotificationStatus
+from notifications.outcome import SendOutcome
 from notifications.sms import sms_recipient, sms_send
 from orders.models import Order
 from orders.services import order_note
@@ -121,34 +122,8 @@ def notification_send(
     with exchanges_of_order(order.order_id, pk=order.pk):
         outcome = SENDERS[channel](order=order, recipient=recipient)
 
-    body = {
-        "success": outcome.accepted,
-        "notification_id": notification.pk,
-        "order_id": order.order_id,
-        "channel": channel,
-        "status": outcome.status,
-        "recipient": MASKS[channel](recipient),
-    }
-    if outcome.accepted:
-        body["provider_message_id"] = outcome.provider_message_id
-    else:
-        body["error"] = {"code": outcome.error_code, "message": outcome.error_message}
+    recorded, body = _record_outcome(notification, outcome)
     http_status = ANSWER_STATUS[outcome.status]
-
-    # Only while still sending: a call that outlived the reconcile does not
-    # change the answer its key has given (``unknown``); staff read the late
-    # outcome in the order's history.
-    recorded = Notification.objects.filter(
-        pk=notification.pk, status=NotificationStatus.SENDING
-    ).update(
-        status=outcome.status,
-        provider_message_id=outcome.provider_message_id,
-        error_code=outcome.error_code,
-        error_message=outcome.error_message,
-        response=body,
-        response_status=http_status,
-        updated_at=timezone.now(),
-    )
     verdict = (
         "accepted" if outcome.accepted else f"{outcome.status}: {outcome.error_message}"
     )
@@ -172,6 +147,41 @@ def notification_send(
         },
     )
     return NotifyResult(body=body, http_status=http_status)
+
+
+def _record_outcome(
+    notification: Notification, outcome: SendOutcome
+) -> tuple[bool, dict]:
+    """Store the outcome and the answer it makes; return whether it was stored.
+
+    Only while the notification is still ``sending``: once it has an outcome
+    (a call that outlived the reconcile, or a reconcile that came after the
+    call), the answer its key gives never changes.
+    """
+    body = {
+        "success": outcome.accepted,
+        "notification_id": notification.pk,
+        "order_id": notification.order.order_id,
+        "channel": notification.channel,
+        "status": outcome.status,
+        "recipient": MASKS[notification.channel](notification.recipient),
+    }
+    if outcome.accepted:
+        body["provider_message_id"] = outcome.provider_message_id
+    else:
+        body["error"] = {"code": outcome.error_code, "message": outcome.error_message}
+    recorded = Notification.objects.filter(
+        pk=notification.pk, status=NotificationStatus.SENDING
+    ).update(
+        status=outcome.status,
+        provider_message_id=outcome.provider_message_id,
+        error_code=outcome.error_code,
+        error_message=outcome.error_message,
+        response=body,
+        response_status=ANSWER_STATUS[outcome.status],
+        updated_at=timezone.now(),
+    )
+    return bool(recorded), body
 
 
 def _earlier_answer(order, channel, user, key) -> NotifyResult | None:
@@ -283,34 +293,20 @@ def _mark_interrupted(notification: Notification) -> bool:
         "ended); the message may have been sent, so it is not sent again "
         "automatically"
     )
-    recipient = MASKS[channel](notification.recipient)
-    body = {
-        "success": False,
-        "notification_id": notification.pk,
-        "order_id": notification.order.order_id,
-        "channel": channel,
-        "status": NotificationStatus.UNKNOWN,
-        "recipient": recipient,
-        "error": {"code": "interrupted", "message": message},
-    }
+    outcome = SendOutcome(
+        status=NotificationStatus.UNKNOWN,
+        error_code="interrupted",
+        error_message=message,
+    )
     with transaction.atomic():
-        # Only while still sending: a call that finished meanwhile keeps the
-        # outcome it recorded.
-        updated = Notification.objects.filter(
-            pk=notification.pk, status=NotificationStatus.SENDING
-        ).update(
-            status=NotificationStatus.UNKNOWN,
-            error_code="interrupted",
-            error_message=message,
-            response=body,
-            response_status=ANSWER_STATUS[NotificationStatus.UNKNOWN],
-            updated_at=timezone.now(),
-        )
+        updated, body = _record_outcome(notification, outcome)
         if not updated:
             return False
         order_note(
             order=notification.order,
-            message=f"{Channel(channel).label} to {recipient}: unknown: {message}",
+            message=(
+                f"{Channel(channel).label} to {body['recipient']}: unknown: {message}"
+            ),
             actor=RECONCILE_ACTOR,
         )
     logger.warning(

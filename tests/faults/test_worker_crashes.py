@@ -95,29 +95,35 @@ def assert_every_order_rests_with_one_effect(upstreams, records) -> None:
     }
 
 
-def test_worker_killed_during_bill_call_leaves_one_invoice_per_order(
-    processes, upstreams
+@pytest.mark.parametrize(
+    ("step", "label", "waiting_status"),
+    [
+        ("bill", "BillAPI", OrderStatus.PROCESSING),
+        ("custom", "CustomAPI", OrderStatus.INVOICED),
+    ],
+)
+def test_worker_killed_during_a_call_leaves_one_effect_per_order(
+    processes, upstreams, step, label, waiting_status
 ):
-    # BillAPI makes these invoices, then holds its answer back: the kill
-    # lands while the worker waits, with the invoice already made upstream.
-    records, held = serve_orders(upstreams, {"bill": ["timeout"]})
-    worker = start_worker(
-        processes, upstreams, name="worker", BILL_API_READ_TIMEOUT="120"
-    )
+    # The upstream makes the effect (the invoice, the accepted filing), then
+    # holds its answer back: the kill lands while the worker waits for it.
+    records, held = serve_orders(upstreams, {step: ["timeout"]})
+    read_timeout = {f"{step.upper()}_API_READ_TIMEOUT": "120"}
+    worker = start_worker(processes, upstreams, name="worker", **read_timeout)
 
     wait_until(
-        lambda: any(requests_for(upstreams, "bill", o) for o in held),
+        lambda: any(requests_for(upstreams, step, o) for o in held),
         timeout=60,
-        what="a BillAPI call to be held",
+        what=f"a {label} call to be held",
     )
     processes.kill(worker)
     assert worker.returncode == -signal.SIGKILL
-    assert Order.objects.filter(status=OrderStatus.PROCESSING).exists()
+    assert Order.objects.filter(status=waiting_status).exists()
 
     restart_and_finish(processes, upstreams)
 
     assert_every_order_rests_with_one_effect(upstreams, records)
-    assert upstreams.stats()["bill"]["replays"] >= 1
+    assert upstreams.stats()[step]["replays"] >= 1
 
 
 def test_worker_killed_between_bill_answer_and_save_gets_the_same_invoice(
@@ -145,27 +151,6 @@ def test_worker_killed_between_bill_answer_and_save_gets_the_same_invoice(
     order.refresh_from_db()
     assert order.invoice_id == f"INV-{doomed}"
     assert upstreams.stats()["bill"]["by_order"][doomed]["requests"] == 2
-
-
-def test_worker_killed_during_custom_call_files_each_invoice_once(processes, upstreams):
-    # CustomAPI accepts these filings, then holds its verdict back.
-    records, held = serve_orders(upstreams, {"custom": ["timeout"]})
-    worker = start_worker(
-        processes, upstreams, name="worker", CUSTOM_API_READ_TIMEOUT="120"
-    )
-
-    wait_until(
-        lambda: any(requests_for(upstreams, "custom", o) for o in held),
-        timeout=60,
-        what="a CustomAPI call to be held",
-    )
-    processes.kill(worker)
-    assert Order.objects.filter(status=OrderStatus.INVOICED).exists()
-
-    restart_and_finish(processes, upstreams)
-
-    assert_every_order_rests_with_one_effect(upstreams, records)
-    assert upstreams.stats()["custom"]["replays"] >= 1
 
 
 def test_order_that_kills_its_worker_every_time_rests_in_error_after_the_limit(
